@@ -1,0 +1,85 @@
+// Chooses the CPU kernel variant for the processor at run time.
+#include <c10/util/Exception.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <string>
+
+#include "cpu/kernels_common.h"
+
+namespace mtsnn {
+namespace {
+
+struct Variant {
+  const char* name;
+  cpu::KernelTable (*table)();
+  bool (*supported)();
+};
+
+bool always() { return true; }
+
+#if MTSNN_CPU_MULTI_ISA
+bool has_avx2() {
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+         __builtin_cpu_supports("f16c");
+}
+bool has_avx512() {
+  return has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+}
+#else
+bool has_avx2() { return false; }
+bool has_avx512() { return false; }
+#endif
+
+// Best first.
+constexpr Variant kVariants[] = {
+    {"avx512", cpu::avx512_kernels, has_avx512},
+    {"avx2", cpu::avx2_kernels, has_avx2},
+    {"default", cpu::default_kernels, always},
+};
+
+const Variant* find_variant(const std::string& name) {
+  for (const Variant& variant : kVariants) {
+    if (name == variant.name) {
+      TORCH_CHECK_VALUE(variant.supported(),
+                        "mtsnn: this processor or build does not support the '", name,
+                        "' CPU kernels");
+      return &variant;
+    }
+  }
+  TORCH_CHECK_VALUE(false, "mtsnn: unknown CPU capability '", name,
+                    "'; expected 'avx512', 'avx2' or 'default'");
+}
+
+// MTSNN_CPU_CAPABILITY pins a variant (for tests and comparisons); otherwise the best supported.
+const Variant* initial_variant() {
+  if (const char* pinned = std::getenv("MTSNN_CPU_CAPABILITY"); pinned && *pinned) {
+    return find_variant(pinned);
+  }
+  for (const Variant& variant : kVariants) {
+    if (variant.supported()) {
+      return &variant;
+    }
+  }
+  return &kVariants[2];
+}
+
+std::atomic<const Variant*>& active_variant() {
+  static std::atomic<const Variant*> active{initial_variant()};
+  return active;
+}
+
+cpu::KernelTable active_kernels() { return active_variant().load()->table(); }
+
+}  // namespace
+
+const char* cpu_capability() { return active_variant().load()->name; }
+
+void set_cpu_capability(const std::string& name) { active_variant().store(find_variant(name)); }
+
+void forward_cpu(const ForwardProblem& problem) { active_kernels().forward(problem); }
+
+void backward_cpu(const BackwardProblem& problem) { active_kernels().backward(problem); }
+
+}  // namespace mtsnn

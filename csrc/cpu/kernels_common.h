@@ -1,0 +1,37 @@
+// Includes shared by the per-instruction-set CPU kernel files. They come before the instruction-set
+// pragma so that library code keeps its default target.
+#pragma once
+
+#include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
+#include <ATen/Parallel.h>
+#include <ATen/ops/empty.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "mtsnn/kernel_args.h"
+#include "mtsnn/mt_lif.h"
+#include "mtsnn/params.h"
+
+namespace mtsnn::cpu {
+
+// The entry points each instruction-set variant provides.
+struct KernelTable {
+  void (*forward)(const ForwardProblem&);
+  void (*backward)(const BackwardProblem&);
+};
+
+KernelTable default_kernels();
+KernelTable avx2_kernels();
+KernelTable avx512_kernels();
+
+}  // namespace mtsnn::cpu
+
+// Variants beyond the default one are built with GCC on x86-64, where a function-level target
+// pragma compiles them for an instruction set the rest of the build does not assume.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define MTSNN_CPU_MULTI_ISA 1
+#else
+#define MTSNN_CPU_MULTI_ISA 0
+#endif

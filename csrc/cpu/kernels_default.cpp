@@ -1,0 +1,10 @@
+// CPU kernels for any processor the build targets.
+#include "cpu/kernels_common.h"
+
+namespace mtsnn::cpu {
+namespace baseline {
+#include "cpu/loops.h"
+}  // namespace baseline
+
+KernelTable default_kernels() { return {baseline::forward, baseline::backward}; }
+}  // namespace mtsnn::cpu

@@ -1,0 +1,259 @@
+// Validation, memory layout and device dispatch of the MT-LIF operator. The same functions serve
+// the CPU, CUDA and Meta dispatch keys, so fake tensors under torch.compile see exactly the checks
+// and output layouts of the real kernels.
+#include "mtsnn/mt_lif.h"
+
+#include <ATen/ops/empty.h>
+#include <ATen/ops/empty_like.h>
+#include <ATen/ops/empty_strided.h>
+#include <ATen/ops/zeros.h>
+#include <c10/core/SymIntArrayRef.h>
+#include <c10/util/Exception.h>
+
+#include <cmath>
+#include <vector>
+
+namespace mtsnn {
+namespace {
+
+bool is_supported_dtype(at::ScalarType dtype) {
+  return dtype == at::kFloat || dtype == at::kDouble || dtype == at::kHalf ||
+         dtype == at::kBFloat16;
+}
+
+at::ScalarType compute_dtype(at::ScalarType dtype) {
+  return dtype == at::kDouble ? at::kDouble : at::kFloat;
+}
+
+void check_options(const NeuronOptions& options) {
+  TORCH_CHECK_VALUE(options.num_thresholds >= 1 && options.num_thresholds <= kMaxThresholds,
+                    "mt_lif: num_thresholds must be an integer in [1, ", kMaxThresholds, "], got ",
+                    options.num_thresholds);
+  TORCH_CHECK_VALUE(std::isfinite(options.threshold) && options.threshold > 0,
+                    "mt_lif: threshold must be a finite number > 0, got ", options.threshold);
+  TORCH_CHECK_VALUE(options.decay >= 0 && options.decay <= 1,
+                    "mt_lif: decay must be in [0, 1], got ", options.decay);
+  TORCH_CHECK_VALUE(std::isfinite(options.width) && options.width > 0,
+                    "mt_lif: width must be a finite number > 0, got ", options.width);
+}
+
+void check_input(const at::Tensor& x, const char* name) {
+  TORCH_CHECK_TYPE(is_supported_dtype(x.scalar_type()), "mt_lif: ", name,
+                   " must be float16, bfloat16, float32 or float64, got ", x.scalar_type());
+  TORCH_CHECK_VALUE(x.dim() >= 1, "mt_lif: ", name,
+                    " must have a leading time dimension [T, ...], got a 0-dim tensor");
+  TORCH_CHECK_VALUE(x.sym_size(0) >= 1, "mt_lif: the number of time steps T = ", name,
+                    ".shape[0] must be at least 1, got ", x.sym_size(0));
+}
+
+NeuronOptions make_options(int64_t num_thresholds, double threshold, double decay,
+                           c10::string_view reset, c10::string_view surrogate, double width,
+                           bool detach_reset) {
+  NeuronOptions options;
+  options.num_thresholds = num_thresholds;
+  options.threshold = threshold;
+  options.decay = decay;
+  options.reset = parse_reset(reset);
+  options.surrogate = parse_surrogate(surrogate);
+  options.width = width;
+  options.detach_reset = detach_reset;
+  check_options(options);
+  return options;
+}
+
+// A tensor that must match x in dtype and device, with the given shape.
+void check_operand(const at::Tensor& operand, const at::Tensor& x, const char* name,
+                   c10::SymIntArrayRef expected_shape) {
+  TORCH_CHECK_TYPE(operand.scalar_type() == x.scalar_type(), "mt_lif: ", name,
+                   " must have the dtype of x (", x.scalar_type(), "), got ",
+                   operand.scalar_type());
+  TORCH_CHECK_VALUE(operand.device() == x.device(), "mt_lif: ", name,
+                    " must be on the device of x (", x.device(), "), got ", operand.device());
+  TORCH_CHECK_VALUE(operand.sym_sizes().equals(expected_shape), "mt_lif: ", name,
+                    " must have shape ", expected_shape, ", got ", operand.sym_sizes());
+}
+
+void check_decay_tensor(const at::Tensor& decay, const at::Tensor& x) {
+  TORCH_CHECK_TYPE(at::isFloatingType(decay.scalar_type()),
+                   "mt_lif: a decay tensor must be floating point, got ", decay.scalar_type());
+  TORCH_CHECK_VALUE(decay.sym_numel() == 1,
+                    "mt_lif: a decay tensor must hold one value, got shape ", decay.sym_sizes());
+  TORCH_CHECK_VALUE(decay.device() == x.device() || decay.device().is_cpu(),
+                    "mt_lif: a decay tensor must be on the device of x (", x.device(),
+                    ") or on the CPU, got ", decay.device());
+}
+
+// Sizes equal; strides equal wherever the size exceeds 1 (other strides never matter).
+bool same_layout(const at::Tensor& a, const at::Tensor& b) {
+  if (a.sizes() != b.sizes()) {
+    return false;
+  }
+  for (int64_t d = 0; d < a.dim(); ++d) {
+    if (a.size(d) > 1 && a.stride(d) != b.stride(d)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// One time slab laid out like x's own slab when that is dense (so channels_last stays
+// channels_last), else contiguous. Every operand and output of a call uses this layout.
+at::Tensor empty_slab_like(const at::Tensor& x) { return at::empty_like(x.select(0, 0)); }
+
+at::Tensor empty_time_major(const at::Tensor& slab, const c10::SymInt& num_steps) {
+  std::vector<c10::SymInt> sizes{num_steps};
+  std::vector<c10::SymInt> strides{slab.sym_numel()};
+  for (int64_t d = 0; d < slab.dim(); ++d) {
+    sizes.push_back(slab.sym_size(d));
+    strides.push_back(slab.sym_stride(d));
+  }
+  return at::empty_strided_symint(sizes, strides, slab.options());
+}
+
+// `tensor` (one slab) in the layout of `slab`, copied only when it differs.
+at::Tensor in_slab_layout(const at::Tensor& tensor, const at::Tensor& slab) {
+  if (same_layout(tensor, slab)) {
+    return tensor;
+  }
+  return at::empty_like(slab).copy_(tensor);
+}
+
+// `tensor` ([T, ...]) as time slabs in the layout of `slab`, with its time stride. A tensor that is
+// constant over time (stride 0, e.g. a static image broadcast with expand) stays a single slab.
+std::pair<at::Tensor, int64_t> in_time_major_layout(const at::Tensor& tensor,
+                                                    const at::Tensor& slab) {
+  if (tensor.size(0) == 1 || tensor.stride(0) == 0) {
+    return {in_slab_layout(tensor.select(0, 0), slab), 0};
+  }
+  if (same_layout(tensor.select(0, 0), slab)) {
+    return {tensor, tensor.stride(0)};
+  }
+  at::Tensor copy = empty_time_major(slab, tensor.size(0));
+  copy.copy_(tensor);
+  return {copy, slab.numel()};
+}
+
+// The decay to run with: a CPU tensor's value goes into options.decay (checked like the float); a
+// device tensor is converted to the compute dtype and read by the kernel.
+at::Tensor resolve_decay(const std::optional<at::Tensor>& decay_tensor, const at::Tensor& x,
+                         NeuronOptions& options) {
+  if (!decay_tensor.has_value()) {
+    return at::Tensor();
+  }
+  if (decay_tensor->device().is_cpu()) {
+    options.decay = decay_tensor->item<double>();
+    check_options(options);
+    return at::Tensor();
+  }
+  return decay_tensor->reshape({}).to(compute_dtype(x.scalar_type())).contiguous();
+}
+
+[[noreturn]] void fail_without_cuda() {
+  TORCH_CHECK(false,
+              "mt_lif: got a CUDA tensor, but this build of mtsnn has no CUDA kernels; rebuild "
+              "it with CUDA (MTSNN_CUDA=1 pip install .) on a machine with the CUDA toolkit");
+}
+
+}  // namespace
+
+Reset parse_reset(c10::string_view name) {
+  if (name == "soft") return Reset::kSoft;
+  if (name == "hard") return Reset::kHard;
+  if (name == "none") return Reset::kNone;
+  TORCH_CHECK_VALUE(false, "mt_lif: unknown reset '", name,
+                    "'; expected one of 'soft', 'hard', 'none'");
+}
+
+Surrogate parse_surrogate(c10::string_view name) {
+  if (name == "rectangle") return Surrogate::kRectangle;
+  if (name == "triangle") return Surrogate::kTriangle;
+  if (name == "sigmoid") return Surrogate::kSigmoid;
+  TORCH_CHECK_VALUE(false, "mt_lif: unknown surrogate '", name,
+                    "'; expected one of 'rectangle', 'triangle', 'sigmoid'");
+}
+
+std::tuple<at::Tensor, at::Tensor> mt_lif_forward(const at::Tensor& x,
+                                                  const std::optional<at::Tensor>& v0,
+                                                  const std::optional<at::Tensor>& decay_tensor,
+                                                  double decay, int64_t num_thresholds,
+                                                  double threshold, c10::string_view reset,
+                                                  c10::string_view surrogate, double width,
+                                                  bool detach_reset) {
+  const NeuronOptions options =
+      make_options(num_thresholds, threshold, decay, reset, surrogate, width, detach_reset);
+  check_input(x, "x");
+  const c10::SymIntArrayRef state_shape = x.sym_sizes().slice(1);
+  if (v0.has_value()) check_operand(*v0, x, "v0", state_shape);
+  if (decay_tensor.has_value()) check_decay_tensor(*decay_tensor, x);
+
+  at::Tensor v_last = empty_slab_like(x);
+  at::Tensor spikes = empty_time_major(v_last, x.sym_size(0));
+  if (x.is_meta() || v_last.numel() == 0) {
+    return {spikes, v_last};
+  }
+
+  ForwardProblem problem;
+  problem.options = options;
+  problem.device_decay = resolve_decay(decay_tensor, x, problem.options);
+  std::tie(problem.x, problem.x_stride_t) = in_time_major_layout(x, v_last);
+  if (v0.has_value()) problem.v0 = in_slab_layout(*v0, v_last);
+  problem.spikes = spikes;
+  problem.v_last = v_last;
+  problem.num_steps = x.size(0);
+  if (x.is_cuda()) {
+    if (!built_with_cuda()) fail_without_cuda();
+    forward_cuda(problem);
+  } else {
+    forward_cpu(problem);
+  }
+  return {spikes, v_last};
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> mt_lif_backward(
+    const at::Tensor& grad_spikes, const std::optional<at::Tensor>& grad_v_last,
+    const at::Tensor& x, const std::optional<at::Tensor>& v0,
+    const std::optional<at::Tensor>& decay_tensor, double decay, int64_t num_thresholds,
+    double threshold, c10::string_view reset, c10::string_view surrogate, double width,
+    bool detach_reset, bool decay_requires_grad) {
+  const NeuronOptions options =
+      make_options(num_thresholds, threshold, decay, reset, surrogate, width, detach_reset);
+  check_input(x, "x");
+  const c10::SymIntArrayRef state_shape = x.sym_sizes().slice(1);
+  check_operand(grad_spikes, x, "grad_spikes", x.sym_sizes());
+  if (grad_v_last.has_value()) check_operand(*grad_v_last, x, "grad_v_last", state_shape);
+  if (v0.has_value()) check_operand(*v0, x, "v0", state_shape);
+  if (decay_tensor.has_value()) check_decay_tensor(*decay_tensor, x);
+
+  const at::Tensor slab = empty_slab_like(x);
+  at::Tensor grad_x = empty_time_major(slab, x.sym_size(0));
+  at::Tensor grad_v0 = v0.has_value() ? at::empty_like(slab) : at::empty({0}, x.options());
+  at::Tensor grad_decay = at::zeros({}, x.options().dtype(compute_dtype(x.scalar_type())));
+  if (x.is_meta() || slab.numel() == 0) {
+    return {grad_x, grad_v0, grad_decay};
+  }
+
+  BackwardProblem problem;
+  problem.options = options;
+  problem.device_decay = resolve_decay(decay_tensor, x, problem.options);
+  std::tie(problem.grad_spikes, problem.grad_spikes_stride_t) =
+      in_time_major_layout(grad_spikes, slab);
+  if (grad_v_last.has_value()) problem.grad_v_last = in_slab_layout(*grad_v_last, slab);
+  std::tie(problem.x, problem.x_stride_t) = in_time_major_layout(x, slab);
+  if (v0.has_value()) {
+    problem.v0 = in_slab_layout(*v0, slab);
+    problem.grad_v0 = grad_v0;
+  }
+  problem.grad_x = grad_x;
+  problem.grad_decay = grad_decay;
+  problem.decay_requires_grad = decay_requires_grad;
+  problem.num_steps = x.size(0);
+  if (x.is_cuda()) {
+    if (!built_with_cuda()) fail_without_cuda();
+    backward_cuda(problem);
+  } else {
+    backward_cpu(problem);
+  }
+  return {grad_x, grad_v0, grad_decay};
+}
+
+}  // namespace mtsnn

@@ -1,0 +1,136 @@
+// Per-element math of the multi-threshold LIF (MT-LIF) neuron, shared by the CPU and CUDA kernels.
+//
+// Everything here is a small inline function of scalars so that the CPU kernels (which call it from
+// loops the compiler vectorises) and the CUDA kernels (one thread per element) run the same
+// arithmetic. The build disables floating-point contraction (no fused multiply-add), so every
+// product and sum below is rounded exactly as the pure-PyTorch reference rounds it. The CPU build
+// also assumes no floating-point traps (-fno-trapping-math, which changes no result), without which
+// GCC vectorises neither floor() nor the selects below.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#if defined(__CUDACC__)
+#define MTSNN_HD __host__ __device__ __forceinline__
+#else
+#define MTSNN_HD inline __attribute__((always_inline))
+#endif
+
+namespace mtsnn {
+
+enum class Reset : int32_t { kSoft = 0, kHard = 1, kNone = 2 };
+enum class Surrogate : int32_t { kRectangle = 0, kTriangle = 1, kSigmoid = 2 };
+
+// The largest number of thresholds: spike counts are stored in the input dtype, and bfloat16
+// represents every integer exactly only up to 256.
+constexpr int64_t kMaxThresholds = 256;
+
+MTSNN_HD float floor_of(float value) { return floorf(value); }
+MTSNN_HD double floor_of(double value) { return ::floor(value); }
+MTSNN_HD float abs_of(float value) { return fabsf(value); }
+MTSNN_HD double abs_of(double value) { return ::fabs(value); }
+MTSNN_HD float exp_of(float value) { return expf(value); }
+MTSNN_HD double exp_of(double value) { return ::exp(value); }
+
+// Scalar parameters in compute precision (float for float16/bfloat16/float32, double for float64).
+template <typename Acc>
+struct NeuronParams {
+  Acc threshold;          // theta
+  Acc inverse_threshold;  // 1 / theta, only used to guess the spike count
+  Acc num_thresholds;     // K, exact in Acc since K <= kMaxThresholds
+  Acc decay;              // lambda
+  Acc width;              // a, the surrogate's width
+  bool detach_reset;
+};
+
+// h_t = lambda * v_{t-1} + x_t
+template <typename Acc>
+MTSNN_HD Acc charge(Acc v_prev, Acc x, Acc decay) {
+  return decay * v_prev + x;
+}
+
+// The k-th threshold is one product in compute precision, k * theta, as the reference forms it.
+template <typename Acc>
+MTSNN_HD Acc threshold_at(Acc k, Acc theta) {
+  return k * theta;
+}
+
+// s_t = sum_{k=1..K} H(h_t - k*theta) without a loop over k: guess floor(h / theta) clamped to
+// [0, K], then correct the guess by at most one step each way against the exact thresholds. A NaN
+// membrane gives a NaN spike so that it cannot hide as a silent neuron. Every value is computed
+// unconditionally and combined with selects, so that loops over elements vectorise.
+template <typename Acc>
+MTSNN_HD Acc spike_count(Acc h, const NeuronParams<Acc>& p) {
+  Acc guess = floor_of(h * p.inverse_threshold);
+  guess = guess < Acc(0) ? Acc(0) : guess;
+  guess = guess > p.num_thresholds ? p.num_thresholds : guess;
+  const Acc next_level = threshold_at(guess + Acc(1), p.threshold);
+  const Acc level = threshold_at(guess, p.threshold);
+  const Acc up = h >= next_level ? Acc(1) : Acc(0);
+  const Acc down = h < level ? Acc(1) : Acc(0);
+  const Acc count =
+      guess + (guess < p.num_thresholds ? up : Acc(0)) - (guess > Acc(0) ? down : Acc(0));
+  return h != h ? h : count;
+}
+
+// v_t from h_t and s_t. Hard reset zeroes every neuron that spiked; this equals h*(1 - min(s,1))
+// for finite h and also maps h = +inf to 0 instead of NaN.
+template <Reset R, typename Acc>
+MTSNN_HD Acc reset_membrane(Acc h, Acc spikes, Acc theta) {
+  if constexpr (R == Reset::kSoft) {
+    return h - theta * spikes;
+  } else if constexpr (R == Reset::kHard) {
+    return spikes > Acc(0) ? Acc(0) : h;
+  } else {
+    return h;
+  }
+}
+
+// g(z): the approximated derivative of H(z). Each shape integrates to 1 and peaks at 1/a. A NaN z
+// gives NaN, so a NaN membrane's gradient stays visibly NaN whatever the shape.
+template <Surrogate S, typename Acc>
+MTSNN_HD Acc surrogate_grad(Acc z, Acc width) {
+  if constexpr (S == Surrogate::kRectangle) {
+    const Acc inside = abs_of(z) < Acc(0.5) * width ? Acc(1) / width : Acc(0);
+    return z != z ? z : inside;
+  } else if constexpr (S == Surrogate::kTriangle) {
+    const Acc ramp = Acc(1) - abs_of(z) / width;
+    return (ramp < Acc(0) ? Acc(0) : ramp) / width;
+  } else {
+    const Acc sig = Acc(1) / (Acc(1) + exp_of(Acc(-4) * z / width));
+    return Acc(4) / width * sig * (Acc(1) - sig);
+  }
+}
+
+// ds_t/dh_t ~= sum_{k=1..K} g(h_t - k*theta)
+template <Surrogate S, typename Acc>
+MTSNN_HD Acc spike_grad(Acc h, const NeuronParams<Acc>& p) {
+  Acc total = Acc(0);
+  for (Acc k = Acc(1); k <= p.num_thresholds; k += Acc(1)) {
+    total += surrogate_grad<S>(h - threshold_at(k, p.threshold), p.width);
+  }
+  return total;
+}
+
+// dv_t/dh_t given ds_t/dh_t (spike_slope) and g(h_t - theta) (first_slope, used by hard reset).
+template <Reset R, typename Acc>
+MTSNN_HD Acc reset_grad(Acc h, Acc spike_slope, Acc first_slope, const NeuronParams<Acc>& p) {
+  if constexpr (R == Reset::kSoft) {
+    return p.detach_reset ? Acc(1) : Acc(1) - p.threshold * spike_slope;
+  } else if constexpr (R == Reset::kHard) {
+    const Acc kept = h >= p.threshold ? Acc(0) : Acc(1);  // 1 - min(s, 1)
+    return p.detach_reset ? kept : kept - h * first_slope;
+  } else {
+    return Acc(1);
+  }
+}
+
+// dL/dh_t from the loss gradient of s_t and of v_t (the latter arriving from step t+1 or v_last).
+template <Reset R, typename Acc>
+MTSNN_HD Acc membrane_grad(Acc h, Acc grad_spike, Acc grad_membrane, Acc spike_slope,
+                           Acc first_slope, const NeuronParams<Acc>& p) {
+  return grad_spike * spike_slope + grad_membrane * reset_grad<R>(h, spike_slope, first_slope, p);
+}
+
+}  // namespace mtsnn

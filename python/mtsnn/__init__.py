@@ -1,0 +1,21 @@
+"""mtsnn: fused multi-threshold leaky integrate-and-fire (MT-LIF) spiking neurons for PyTorch."""
+
+from mtsnn import functional, nn, reference
+from mtsnn._extension import (
+    built_with_cuda,
+    cpu_capability,
+    extension_available,
+    set_cpu_capability,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "built_with_cuda",
+    "cpu_capability",
+    "extension_available",
+    "functional",
+    "nn",
+    "reference",
+    "set_cpu_capability",
+]

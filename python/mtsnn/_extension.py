@@ -1,0 +1,54 @@
+"""Loads the compiled extension mtsnn._C, which registers torch.ops.mtsnn.*."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+_BUILD_HINT = (
+    "Build it from the source tree with `pip install --no-build-isolation .` "
+    "(or `python setup.py build_ext --inplace` for a development checkout)."
+)
+
+_module: ModuleType | None = None
+_load_error: BaseException | None = None
+
+
+def _load() -> None:
+    global _module, _load_error
+    try:
+        _module = importlib.import_module("mtsnn._C")
+    except ImportError as error:  # keep the pure-Python parts (reference, data) usable
+        _load_error = error
+
+
+def require_extension() -> ModuleType:
+    """Return mtsnn._C, or raise a RuntimeError that says how to build it."""
+    if _module is None:
+        raise RuntimeError(
+            f"mtsnn's compiled extension mtsnn._C is not available ({_load_error}). {_BUILD_HINT}"
+        )
+    return _module
+
+
+def extension_available() -> bool:
+    """Whether the compiled kernels are loaded."""
+    return _module is not None
+
+
+def built_with_cuda() -> bool:
+    """Whether the compiled extension contains the CUDA kernels."""
+    return extension_available() and bool(require_extension().built_with_cuda())
+
+
+def cpu_capability() -> str:
+    """The CPU kernel variant in use: 'avx512', 'avx2' or 'default'."""
+    return str(require_extension().cpu_capability())
+
+
+def set_cpu_capability(name: str) -> None:
+    """Switch the CPU kernel variant ('avx512', 'avx2' or 'default'), e.g. to compare them."""
+    require_extension().set_cpu_capability(name)
+
+
+_load()

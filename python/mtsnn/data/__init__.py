@@ -1,0 +1,55 @@
+"""Datasets for mtsnn: MNIST, Fashion-MNIST and CIFAR-10 as in-memory tensors, plus batching.
+
+This package depends only on torch, numpy and the standard library (Pillow for image folders,
+safetensors for the decoded-image cache, both imported when needed).
+"""
+
+from .cache import datasets_cache_dir, user_cache_dir
+from .cifar import RestrictedUnpickler, read_cifar
+from .dataset import ImageDataset
+from .datasets import SAMPLE_DIR, load_dataset, load_sample, not_found_message
+from .discovery import SYSTEM_DATA_DIRS, Located, data_roots, locate, resolve_data_dir, search_dirs
+from .download import DOWNLOADS, ChecksumMismatchError, RemoteFile, download_dataset, fetch_url
+from .errors import DatasetFormatError
+from .idx import idx_files, read_idx, read_idx_pair
+from .image_folder import IMAGE_EXTENSIONS, class_order, read_image_folder
+from .loader import BatchLoader, crop_flip, random_crop_flip
+from .specs import CIFAR10_CLASSES, CLASSES, DATASET_NAMES, NORMALIZATION, SPLITS
+
+__all__ = [
+    "CIFAR10_CLASSES",
+    "CLASSES",
+    "DATASET_NAMES",
+    "DOWNLOADS",
+    "IMAGE_EXTENSIONS",
+    "NORMALIZATION",
+    "SAMPLE_DIR",
+    "SPLITS",
+    "SYSTEM_DATA_DIRS",
+    "BatchLoader",
+    "ChecksumMismatchError",
+    "DatasetFormatError",
+    "ImageDataset",
+    "Located",
+    "RemoteFile",
+    "RestrictedUnpickler",
+    "class_order",
+    "crop_flip",
+    "data_roots",
+    "datasets_cache_dir",
+    "download_dataset",
+    "fetch_url",
+    "idx_files",
+    "load_dataset",
+    "load_sample",
+    "locate",
+    "not_found_message",
+    "random_crop_flip",
+    "read_cifar",
+    "read_idx",
+    "read_idx_pair",
+    "read_image_folder",
+    "resolve_data_dir",
+    "search_dirs",
+    "user_cache_dir",
+]

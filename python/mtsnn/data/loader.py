@@ -1,0 +1,171 @@
+"""Tensor-level batching: shuffling, distributed sharding, augmentation and normalisation.
+
+Everything works on whole index tensors and whole batches; there is no per-sample Python.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+from .dataset import ImageDataset
+from .specs import NORMALIZATION
+
+CROP_PADDING = 4
+
+
+def crop_flip(
+    images: torch.Tensor, offsets: torch.Tensor, flips: torch.Tensor, padding: int
+) -> torch.Tensor:
+    """Crop each image out of its zero-padded version, then mirror the flagged ones.
+
+    Args:
+        images: [B, C, H, W] tensor.
+        offsets: int64 [B, 2] (row, column) of each crop's top-left corner in the padded image,
+            each in ``0..2 * padding``; ``padding`` for both gives the original image.
+        flips: bool [B]; True mirrors that image horizontally.
+        padding: zero padding added on every side before cropping.
+
+    Returns:
+        [B, C, H, W] tensor, built by one gather with computed indices (the flip is folded into
+        the column indices, so it costs nothing extra).
+    """
+    batch, channels, height, width = images.shape
+    device = images.device
+    padded = torch.nn.functional.pad(images, (padding, padding, padding, padding))
+    rows = offsets[:, 0, None] + torch.arange(height, device=device)
+    columns = torch.arange(width, device=device).expand(batch, width)
+    columns = torch.where(flips[:, None], width - 1 - columns, columns) + offsets[:, 1, None]
+    return padded[
+        torch.arange(batch, device=device)[:, None, None, None],
+        torch.arange(channels, device=device)[None, :, None, None],
+        rows[:, None, :, None],
+        columns[:, None, None, :],
+    ]
+
+
+def random_crop_flip(
+    images: torch.Tensor, generator: torch.Generator, padding: int = CROP_PADDING
+) -> torch.Tensor:
+    """Random crop (same size, ``padding`` zero pixels each side) and random horizontal flip.
+
+    The random numbers come from ``generator`` (a CPU generator, so results do not depend on the
+    device of ``images``): the same generator state always gives the same batch.
+    """
+    batch = images.shape[0]
+    offsets = torch.randint(0, 2 * padding + 1, (batch, 2), generator=generator)
+    flips = torch.randint(0, 2, (batch,), generator=generator).bool()
+    return crop_flip(images, offsets.to(images.device), flips.to(images.device), padding)
+
+
+class BatchLoader:
+    """Iterate over an ImageDataset in batches of float32 images and int64 labels.
+
+    The whole dataset is moved to ``device`` once; each batch is gathered there with one index
+    tensor. Each epoch's order is a permutation drawn from a ``torch.Generator`` seeded with
+    ``seed + epoch`` (call set_epoch), identical on every rank. For distributed training, rank
+    ``r`` of ``world_size`` takes positions ``r, r + world_size, ...`` of that permutation, padded
+    by wrapping around when the dataset size is not divisible (as DistributedSampler does), so the
+    shards are disjoint apart from the padding and every rank gets the same number of batches.
+
+    Yields:
+        (images float32 [B, C, H, W], labels int64 [B]). Images are scaled to [0, 1] and, when
+        ``normalize``, standardised with NORMALIZATION[dataset.name].
+    """
+
+    def __init__(
+        self,
+        dataset: ImageDataset,
+        batch_size: int,
+        *,
+        shuffle: bool,
+        augment: bool,
+        drop_last: bool = False,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        device: str | torch.device = "cpu",
+        normalize: bool = True,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if world_size < 1 or not 0 <= rank < world_size:
+            raise ValueError(f"need 0 <= rank < world_size, got rank {rank}, world {world_size}")
+        if seed < 0:
+            raise ValueError(f"seed must be >= 0, got {seed}")
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.augment = augment
+        self.drop_last = drop_last
+        self.seed = seed
+        self.rank = rank
+        self.world_size = world_size
+        self.device = torch.device(device)
+        self.epoch = 0
+        self.num_samples = math.ceil(len(dataset) / world_size)
+        self._images = dataset.images.to(self.device)
+        self._labels = dataset.labels.to(self.device)
+        self._scale, self._shift = self._affine(dataset, normalize)
+
+    def _affine(self, dataset: ImageDataset, normalize: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return (scale, shift) [1, C, 1, 1] so that ``pixel * scale + shift`` normalises."""
+        channels = dataset.images.shape[1]
+        mean, std = torch.zeros(channels), torch.ones(channels)
+        if normalize:
+            if dataset.name not in NORMALIZATION:
+                raise ValueError(
+                    f"no normalisation constants for dataset {dataset.name!r} (known: "
+                    f"{', '.join(NORMALIZATION)}); pass normalize=False"
+                )
+            mean = torch.tensor(NORMALIZATION[dataset.name][0])
+            std = torch.tensor(NORMALIZATION[dataset.name][1])
+            if mean.numel() != channels:
+                raise ValueError(
+                    f"{dataset.name} constants have {mean.numel()} channels, images {channels}"
+                )
+        scale = (1.0 / (255.0 * std)).view(1, -1, 1, 1)
+        shift = (-mean / std).view(1, -1, 1, 1)
+        return scale.to(self.device), shift.to(self.device)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose shuffle order (and augmentation draws) the next pass uses."""
+        if epoch < 0:
+            raise ValueError(f"epoch must be >= 0, got {epoch}")
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        """Number of batches per epoch on this rank."""
+        if self.drop_last:
+            return self.num_samples // self.batch_size
+        return math.ceil(self.num_samples / self.batch_size)
+
+    def indices(self) -> torch.Tensor:
+        """Return this rank's dataset indices for the current epoch, in iteration order."""
+        size = len(self.dataset)
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(self.seed + self.epoch)
+            order = torch.randperm(size, generator=generator)
+        else:
+            order = torch.arange(size)
+        total = self.num_samples * self.world_size
+        if total > size:
+            order = order.repeat(math.ceil(total / size))[:total]
+        return order[self.rank :: self.world_size]
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        order = self.indices().to(self.device)
+        generator = None
+        if self.augment:
+            # Differs per (seed, epoch, rank), so ranks do not repeat each other's augmentations.
+            state = np.random.SeedSequence([self.seed, self.epoch, self.rank]).generate_state(1)
+            generator = torch.Generator().manual_seed(int(state[0]))
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            batch = order[start : start + self.batch_size]
+            images = self._images[batch]
+            if generator is not None:
+                images = random_crop_flip(images, generator)
+            yield images.float() * self._scale + self._shift, self._labels[batch]

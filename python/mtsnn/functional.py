@@ -1,0 +1,108 @@
+"""The MT-LIF neuron as a function, running the fused CPU/CUDA kernels (torch.ops.mtsnn.mt_lif)."""
+
+from __future__ import annotations
+
+import torch
+
+from mtsnn import _autograd  # noqa: F401  (registers the backward pass)
+from mtsnn._extension import require_extension
+from mtsnn.options import (
+    DEFAULT_DECAY,
+    DEFAULT_NUM_THRESHOLDS,
+    DEFAULT_RESET,
+    DEFAULT_SURROGATE,
+    DEFAULT_THRESHOLD,
+    DEFAULT_WIDTH,
+    Reset,
+    Surrogate,
+)
+
+
+def mt_lif(
+    x: torch.Tensor,
+    *,
+    num_thresholds: int = DEFAULT_NUM_THRESHOLDS,
+    threshold: float = DEFAULT_THRESHOLD,
+    decay: float | torch.Tensor = DEFAULT_DECAY,
+    reset: Reset = DEFAULT_RESET,
+    surrogate: Surrogate = DEFAULT_SURROGATE,
+    width: float = DEFAULT_WIDTH,
+    detach_reset: bool = False,
+    v0: torch.Tensor | None = None,
+    return_state: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """Run multi-threshold LIF neurons over time.
+
+    For t = 0 .. T-1, starting from v_{-1} = v0 (zeros when None)::
+
+        h_t = decay * v_{t-1} + x_t
+        s_t = sum_{k=1..K} H(h_t - k * threshold)          (a graded spike 0 .. K)
+        v_t = h_t - threshold * s_t        (reset="soft")
+              0 if s_t > 0 else h_t        (reset="hard")
+              h_t                          (reset="none")
+
+    The backward pass replaces dH/dz by the surrogate g(z) of the given width ("rectangle",
+    "triangle" or "sigmoid"; each integrates to 1 and peaks at 1/width).
+
+    Args:
+        x: input current, shape [T, ...] (time first), float16/bfloat16/float32/float64, any
+            strides (a static input broadcast with ``expand`` over T is not copied T times).
+        num_thresholds: K, the largest spike value (1 .. 256).
+        threshold: theta > 0.
+        decay: lambda in [0, 1]: a float, or a one-element tensor (its gradient is computed when
+            it requires grad; a tensor on a CUDA device is not range-checked).
+        reset: "soft" (subtract), "hard" (to zero) or "none".
+        surrogate: shape of the approximated derivative of the spike.
+        width: a > 0, the surrogate's width.
+        detach_reset: treat the reset as a constant in the backward pass.
+        v0: initial membrane, shape x.shape[1:], same dtype and device as x.
+        return_state: also return the final membrane v_{T-1}.
+
+    Returns:
+        The spikes (x's shape and dtype, layout of x's time slab), or (spikes, v_last).
+    """
+    require_extension()
+    if isinstance(decay, torch.Tensor):
+        decay_tensor, decay_value = (
+            decay,
+            DEFAULT_DECAY,
+        )  # the float is ignored when a tensor is given
+    else:
+        decay_tensor, decay_value = None, float(decay)
+    spikes, v_last = torch.ops.mtsnn.mt_lif(
+        x,
+        v0,
+        decay_tensor,
+        decay_value,
+        num_thresholds,
+        float(threshold),
+        reset,
+        surrogate,
+        float(width),
+        detach_reset,
+    )
+    return (spikes, v_last) if return_state else spikes
+
+
+def check_options(
+    *,
+    num_thresholds: int = DEFAULT_NUM_THRESHOLDS,
+    threshold: float = DEFAULT_THRESHOLD,
+    decay: float = DEFAULT_DECAY,
+    reset: Reset = DEFAULT_RESET,
+    surrogate: Surrogate = DEFAULT_SURROGATE,
+    width: float = DEFAULT_WIDTH,
+    detach_reset: bool = False,
+) -> None:
+    """Raise the error the op would raise for these options, without running any kernel."""
+    probe = torch.empty(1, 0, device="meta")
+    mt_lif(
+        probe,
+        num_thresholds=num_thresholds,
+        threshold=threshold,
+        decay=decay,
+        reset=reset,
+        surrogate=surrogate,
+        width=width,
+        detach_reset=detach_reset,
+    )

@@ -1,0 +1,109 @@
+// The per-element math of mtsnn/neuron.h against its definitions.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "mtsnn/neuron.h"
+
+namespace {
+
+using mtsnn::NeuronParams;
+using mtsnn::Surrogate;
+
+template <typename Acc>
+NeuronParams<Acc> params(Acc threshold, int64_t num_thresholds) {
+  NeuronParams<Acc> p{};
+  p.threshold = threshold;
+  p.inverse_threshold = Acc(1) / threshold;
+  p.num_thresholds = static_cast<Acc>(num_thresholds);
+  p.decay = Acc(0.5);
+  p.width = Acc(1);
+  return p;
+}
+
+// The definition: s = sum_{k=1..K} [h >= k*theta], with k*theta one product in Acc.
+template <typename Acc>
+Acc count_by_definition(Acc h, Acc threshold, int64_t num_thresholds) {
+  Acc count = 0;
+  for (int64_t k = 1; k <= num_thresholds; ++k) {
+    count += h >= static_cast<Acc>(k) * threshold ? Acc(1) : Acc(0);
+  }
+  return count;
+}
+
+template <typename Acc>
+void check_spike_count_on_and_around_every_threshold() {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<double> log_theta(-6.0, 6.0);
+  for (int trial = 0; trial < 400; ++trial) {
+    const Acc theta = static_cast<Acc>(std::exp(log_theta(rng)));
+    const int64_t k_max = 1 + trial % mtsnn::kMaxThresholds;
+    const auto p = params<Acc>(theta, k_max);
+    std::vector<Acc> probes = {Acc(0), -theta, Acc(-0.0), std::numeric_limits<Acc>::infinity(),
+                               -std::numeric_limits<Acc>::infinity()};
+    for (int64_t k = 1; k <= k_max + 1; ++k) {
+      const Acc level = static_cast<Acc>(k) * theta;
+      Acc below = level, above = level;
+      for (int step = 0; step < 3; ++step) {
+        below = std::nextafter(below, -std::numeric_limits<Acc>::infinity());
+        above = std::nextafter(above, std::numeric_limits<Acc>::infinity());
+        probes.push_back(below);
+        probes.push_back(above);
+      }
+      probes.push_back(level);
+      probes.push_back(level * Acc(0.5) + Acc(0.5) * (level - theta));
+    }
+    for (const Acc h : probes) {
+      ASSERT_EQ(mtsnn::spike_count(h, p), count_by_definition(h, theta, k_max))
+          << "h=" << h << " theta=" << theta << " K=" << k_max;
+    }
+  }
+}
+
+TEST(SpikeCount, MatchesDefinitionFloat) {
+  check_spike_count_on_and_around_every_threshold<float>();
+}
+
+TEST(SpikeCount, MatchesDefinitionDouble) {
+  check_spike_count_on_and_around_every_threshold<double>();
+}
+
+TEST(SpikeCount, NanMembraneGivesNanSpike) {
+  const auto p = params<float>(1.0f, 3);
+  EXPECT_TRUE(std::isnan(mtsnn::spike_count(std::nanf(""), p)));
+}
+
+template <Surrogate S>
+void check_surrogate_shape(double width) {
+  // Integral 1 (midpoint rule over +-12 widths) and peak 1/width at z = 0.
+  const int steps = 200000;
+  const double lo = -12 * width, dz = 24 * width / steps;
+  double integral = 0;
+  for (int i = 0; i < steps; ++i) {
+    integral += mtsnn::surrogate_grad<S>(lo + (i + 0.5) * dz, width) * dz;
+  }
+  EXPECT_NEAR(integral, 1.0, 1e-4);
+  EXPECT_NEAR((mtsnn::surrogate_grad<S>(0.0, width)), 1.0 / width, 1e-12);
+  EXPECT_TRUE(std::isnan(mtsnn::surrogate_grad<S>(std::nan(""), width)));
+}
+
+TEST(Surrogate, ShapesIntegrateToOneAndPeakAtInverseWidth) {
+  for (double width : {0.25, 1.0, 3.0}) {
+    check_surrogate_shape<Surrogate::kRectangle>(width);
+    check_surrogate_shape<Surrogate::kTriangle>(width);
+    check_surrogate_shape<Surrogate::kSigmoid>(width);
+  }
+}
+
+TEST(Reset, SoftHardNone) {
+  EXPECT_EQ((mtsnn::reset_membrane<mtsnn::Reset::kSoft>(2.5f, 2.0f, 1.0f)), 0.5f);
+  EXPECT_EQ((mtsnn::reset_membrane<mtsnn::Reset::kHard>(2.5f, 2.0f, 1.0f)), 0.0f);
+  EXPECT_EQ((mtsnn::reset_membrane<mtsnn::Reset::kHard>(0.5f, 0.0f, 1.0f)), 0.5f);
+  EXPECT_EQ((mtsnn::reset_membrane<mtsnn::Reset::kHard>(INFINITY, 3.0f, 1.0f)), 0.0f);
+  EXPECT_EQ((mtsnn::reset_membrane<mtsnn::Reset::kNone>(2.5f, 2.0f, 1.0f)), 2.5f);
+}
+
+}  // namespace

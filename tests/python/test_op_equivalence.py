@@ -1,0 +1,144 @@
+"""The fused op against the pure-PyTorch reference, forward and backward, over the option space."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+from op_cases import RESETS, SURROGATES, assert_same, run_both, spread_input
+
+import mtsnn
+from mtsnn import functional, reference
+
+THRESHOLD_COUNTS = (1, 2, 3, 5)
+STEPS = (1, 2, 3, 8)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("reset", RESETS)
+@pytest.mark.parametrize("num_thresholds", THRESHOLD_COUNTS)
+@pytest.mark.parametrize("steps", STEPS)
+def test_forward_matches_reference_exactly(device, dtype, reset, num_thresholds, steps):
+    x = spread_input((steps, 3, 7, 5), num_thresholds, 0.8, dtype, device)
+    v0 = spread_input((3, 7, 5), num_thresholds, 0.8, dtype, device)
+    for start in (None, v0):
+        options = dict(
+            num_thresholds=num_thresholds, threshold=0.8, decay=0.7, reset=reset, v0=start
+        )
+        spikes, v_last = functional.mt_lif(x, return_state=True, **options)
+        ref_spikes, ref_v = reference.mt_lif(x, return_state=True, **options)
+        assert spikes.dtype == dtype and spikes.shape == x.shape
+        assert torch.equal(spikes, ref_spikes)
+        assert torch.equal(v_last, ref_v)  # same roundings, no fused multiply-add
+        assert spikes.min() >= 0 and spikes.max() <= num_thresholds
+
+
+@pytest.mark.parametrize("detach_reset", [False, True])
+@pytest.mark.parametrize(("reset", "surrogate"), list(itertools.product(RESETS, SURROGATES)))
+@pytest.mark.parametrize("num_thresholds", THRESHOLD_COUNTS)
+@pytest.mark.parametrize("steps", STEPS)
+def test_backward_matches_reference(device, steps, num_thresholds, reset, surrogate, detach_reset):
+    dtype = torch.float64
+    shape = (steps, 4, 33)
+    x = spread_input(shape, num_thresholds, 1.0, dtype, device)
+    grad_spikes = torch.randn(shape, dtype=dtype, device=device)
+    grad_v = torch.randn(shape[1:], dtype=dtype, device=device)
+    fused, ref = run_both(
+        x,
+        grad_spikes,
+        grad_v,
+        num_thresholds=num_thresholds,
+        threshold=1.0,
+        decay=torch.tensor(0.6, dtype=dtype, device=device),
+        v0=spread_input(shape[1:], num_thresholds, 1.0, dtype, device),
+        reset=reset,
+        surrogate=surrogate,
+        width=0.9,
+        detach_reset=detach_reset,
+    )
+    assert_same(fused, ref, dtype)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize(
+    ("reset", "surrogate"), [("soft", "rectangle"), ("hard", "sigmoid"), ("none", "triangle")]
+)
+def test_reduced_precision_matches_float32_reference(device, dtype, reset, surrogate):
+    # float16/bfloat16 are computed in float32 and rounded once on output.
+    shape = (2, 5, 40)
+    x = spread_input(shape, 3, 1.0, dtype, device)
+    fused, ref = run_both(
+        x,
+        torch.randn(shape, device=device).to(dtype),
+        torch.randn(shape[1:], device=device).to(dtype),
+        num_thresholds=3,
+        decay=0.5,
+        reset=reset,
+        surrogate=surrogate,
+        v0=spread_input(shape[1:], 3, 1.0, dtype, device),
+    )
+    assert fused["spikes"].dtype == dtype
+    assert_same(fused, ref, dtype)
+
+
+@pytest.mark.parametrize(
+    "shape", [(2,), (3, 1), (2, 1, 1, 1), (4, 2, 3, 4, 5), (1, 1000), (2, 257)]
+)
+def test_shapes(device, shape):
+    x = spread_input(shape, 3, 1.0, torch.float32, device)
+    grad = torch.randn(shape, device=device)
+    fused, ref = run_both(x, grad, None, num_thresholds=3, surrogate="triangle")
+    assert_same(fused, ref, torch.float32)
+
+
+def test_spike_exactly_at_each_threshold(device):
+    # h == k*theta must cross threshold k; one ulp below must not.
+    theta, k_max = 0.1, 5
+    levels = torch.arange(1, k_max + 1, dtype=torch.float32) * torch.tensor(theta)
+    below = torch.nextafter(levels, torch.tensor(-1.0))
+    x = torch.cat([levels, below]).reshape(1, -1).to(device)
+    spikes = functional.mt_lif(x, num_thresholds=k_max, threshold=theta)
+    expected = torch.cat([torch.arange(1, k_max + 1.0), torch.arange(0, k_max + 0.0)])
+    assert torch.equal(spikes.cpu().flatten(), expected)
+    assert torch.equal(spikes, reference.mt_lif(x, num_thresholds=k_max, threshold=theta))
+
+
+@pytest.mark.parametrize("num_thresholds", [1, 7, 64, 256])
+def test_large_inputs_saturate_at_k(device, num_thresholds):
+    x = torch.tensor([[1e30, 1e6, -1e30, 3.5]], device=device)
+    spikes = functional.mt_lif(x, num_thresholds=num_thresholds, threshold=1.0)
+    expected = [num_thresholds, num_thresholds, 0, min(3, num_thresholds)]
+    assert spikes.flatten().tolist() == expected
+
+
+def test_every_cpu_variant_matches_reference():
+    current = mtsnn.cpu_capability()
+    variants = []
+    for name in ("default", "avx2", "avx512"):
+        try:
+            mtsnn.set_cpu_capability(name)
+        except ValueError:
+            continue
+        variants.append(name)
+        for reset, surrogate in itertools.product(RESETS, SURROGATES):
+            shape = (3, 1031)  # not a multiple of the block or vector width
+            x = spread_input(shape, 4, 1.0, torch.float32, "cpu")
+            fused, ref = run_both(
+                x,
+                torch.randn(shape),
+                torch.randn(shape[1:]),
+                num_thresholds=4,
+                decay=torch.tensor(0.8),
+                v0=torch.randn(shape[1:]),
+                reset=reset,
+                surrogate=surrogate,
+            )
+            assert_same(fused, ref, torch.float32)
+    mtsnn.set_cpu_capability(current)
+    assert "default" in variants
+
+
+def test_unknown_cpu_variant_is_refused():
+    with pytest.raises(ValueError, match="unknown CPU capability"):
+        mtsnn.set_cpu_capability("sse9")
