@@ -17,5 +17,11 @@ cmake -S . -B build/cmake -G Ninja -DPython3_EXECUTABLE="$py" >/dev/null
 cmake --build build/cmake -j2
 ctest --test-dir build/cmake --output-on-failure -j2
 
+echo "== GoogleTest under AddressSanitizer + UndefinedBehaviorSanitizer"
+cmake -S . -B build/asan -G Ninja -DPython3_EXECUTABLE="$py" -DMTSNN_SANITIZE=ON \
+  -DMTSNN_BUILD_BENCHMARKS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build/asan -j2
+ctest --test-dir build/asan --output-on-failure -j2
+
 echo "== Python tests"
 "$py" -m pytest -q tests/python
