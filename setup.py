@@ -39,8 +39,17 @@ def want_cuda() -> bool:
 def extension():
     debug = os.environ.get("MTSNN_DEBUG") == "1"
     optimise = ["-O0", "-g"] if debug else ["-O3"]
-    # No fused multiply-add: the kernels must round exactly like the PyTorch reference.
-    cxx_flags = [*optimise, "-std=c++17", "-ffp-contract=off", "-fno-trapping-math", "-Wall"]
+    # No fused multiply-add: the kernels must round exactly like the PyTorch reference. OpenMP:
+    # at::parallel_for is inline and runs serially unless the extension itself is built with it
+    # (it then shares torch's libgomp, loaded first, so torch.set_num_threads applies).
+    cxx_flags = [
+        *optimise,
+        "-std=c++17",
+        "-ffp-contract=off",
+        "-fno-trapping-math",
+        "-fopenmp",
+        "-Wall",
+    ]
     sources = [
         "csrc/mt_lif.cpp",
         "csrc/ops.cpp",
@@ -50,7 +59,7 @@ def extension():
         "csrc/cpu/kernels_avx2.cpp",
         "csrc/cpu/kernels_avx512.cpp",
     ]
-    common = dict(name="mtsnn._C", include_dirs=[str(CSRC)])
+    common = dict(name="mtsnn._C", include_dirs=[str(CSRC)], extra_link_args=["-fopenmp"])
     if want_cuda():
         os.environ.setdefault("TORCH_CUDA_ARCH_LIST", "8.0;9.0+PTX")
         nvcc_flags = [*optimise, "-std=c++17", "--fmad=false", "--expt-relaxed-constexpr"]

@@ -204,16 +204,7 @@ inline void forward(const ForwardProblem& problem) {
   AT_DISPATCH_FLOATING_TYPES_AND2(
       at::kHalf, at::kBFloat16, problem.x.scalar_type(), "mt_lif_forward_cpu", [&] {
         using Acc = at::opmath_type<scalar_t>;
-        ForwardArgs<scalar_t, Acc> args{};
-        args.x = problem.x.const_data_ptr<scalar_t>();
-        args.x_stride_t = problem.x_stride_t;
-        args.v0 = problem.v0.defined() ? problem.v0.const_data_ptr<scalar_t>() : nullptr;
-        args.spikes = problem.spikes.mutable_data_ptr<scalar_t>();
-        args.v_last = problem.v_last.mutable_data_ptr<scalar_t>();
-        args.num_steps = problem.num_steps;
-        args.num_elements = problem.v_last.numel();
-        args.params = make_params<Acc>(problem.options);
-        run_forward(args, problem.options.reset);
+        run_forward(make_forward_args<scalar_t, Acc>(problem), problem.options.reset);
       });
 }
 
@@ -221,22 +212,7 @@ inline void backward(const BackwardProblem& problem) {
   AT_DISPATCH_FLOATING_TYPES_AND2(
       at::kHalf, at::kBFloat16, problem.x.scalar_type(), "mt_lif_backward_cpu", [&] {
         using Acc = at::opmath_type<scalar_t>;
-        BackwardArgs<scalar_t, Acc> args{};
-        args.grad_spikes = problem.grad_spikes.const_data_ptr<scalar_t>();
-        args.grad_spikes_stride_t = problem.grad_spikes_stride_t;
-        args.grad_v_last = problem.grad_v_last.defined()
-                               ? problem.grad_v_last.const_data_ptr<scalar_t>()
-                               : nullptr;
-        args.x = problem.x.const_data_ptr<scalar_t>();
-        args.x_stride_t = problem.x_stride_t;
-        args.v0 = problem.v0.defined() ? problem.v0.const_data_ptr<scalar_t>() : nullptr;
-        args.grad_x = problem.grad_x.mutable_data_ptr<scalar_t>();
-        args.grad_v0 =
-            problem.grad_v0.defined() ? problem.grad_v0.mutable_data_ptr<scalar_t>() : nullptr;
-        args.num_steps = problem.num_steps;
-        args.num_elements = problem.grad_x.numel() / problem.num_steps;
-        args.params = make_params<Acc>(problem.options);
-        args.surrogate = problem.options.surrogate;
+        BackwardArgs<scalar_t, Acc> args = make_backward_args<scalar_t, Acc>(problem);
         at::Tensor partials;
         if (problem.decay_requires_grad) {
           partials = at::empty({num_blocks(args.num_elements)},

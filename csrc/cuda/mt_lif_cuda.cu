@@ -185,11 +185,6 @@ void launch(Kernel kernel, int64_t blocks, Args... args) {
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
-template <typename Acc>
-const Acc* device_decay_ptr(const at::Tensor& device_decay) {
-  return device_decay.defined() ? device_decay.const_data_ptr<Acc>() : nullptr;
-}
-
 }  // namespace
 
 bool built_with_cuda() { return true; }
@@ -199,16 +194,7 @@ void forward_cuda(const ForwardProblem& problem) {
   AT_DISPATCH_FLOATING_TYPES_AND2(
       at::kHalf, at::kBFloat16, problem.x.scalar_type(), "mt_lif_forward_cuda", [&] {
         using Acc = at::opmath_type<scalar_t>;
-        ForwardArgs<scalar_t, Acc> args{};
-        args.x = problem.x.const_data_ptr<scalar_t>();
-        args.x_stride_t = problem.x_stride_t;
-        args.v0 = problem.v0.defined() ? problem.v0.const_data_ptr<scalar_t>() : nullptr;
-        args.spikes = problem.spikes.mutable_data_ptr<scalar_t>();
-        args.v_last = problem.v_last.mutable_data_ptr<scalar_t>();
-        args.device_decay = device_decay_ptr<Acc>(problem.device_decay);
-        args.num_steps = problem.num_steps;
-        args.num_elements = problem.v_last.numel();
-        args.params = make_params<Acc>(problem.options);
+        const ForwardArgs<scalar_t, Acc> args = make_forward_args<scalar_t, Acc>(problem);
         const int64_t blocks = grid_size(args.num_elements);
         switch (problem.options.reset) {
           case Reset::kSoft:
@@ -235,23 +221,7 @@ void backward_cuda(const BackwardProblem& problem) {
   AT_DISPATCH_FLOATING_TYPES_AND2(
       at::kHalf, at::kBFloat16, problem.x.scalar_type(), "mt_lif_backward_cuda", [&] {
         using Acc = at::opmath_type<scalar_t>;
-        BackwardArgs<scalar_t, Acc> args{};
-        args.grad_spikes = problem.grad_spikes.const_data_ptr<scalar_t>();
-        args.grad_spikes_stride_t = problem.grad_spikes_stride_t;
-        args.grad_v_last = problem.grad_v_last.defined()
-                               ? problem.grad_v_last.const_data_ptr<scalar_t>()
-                               : nullptr;
-        args.x = problem.x.const_data_ptr<scalar_t>();
-        args.x_stride_t = problem.x_stride_t;
-        args.v0 = problem.v0.defined() ? problem.v0.const_data_ptr<scalar_t>() : nullptr;
-        args.grad_x = problem.grad_x.mutable_data_ptr<scalar_t>();
-        args.grad_v0 =
-            problem.grad_v0.defined() ? problem.grad_v0.mutable_data_ptr<scalar_t>() : nullptr;
-        args.device_decay = device_decay_ptr<Acc>(problem.device_decay);
-        args.num_steps = problem.num_steps;
-        args.num_elements = problem.grad_x.numel() / problem.num_steps;
-        args.params = make_params<Acc>(problem.options);
-        args.surrogate = problem.options.surrogate;
+        BackwardArgs<scalar_t, Acc> args = make_backward_args<scalar_t, Acc>(problem);
         const int64_t blocks = grid_size(args.num_elements);
         const auto acc_options = problem.grad_x.options().dtype(c10::CppTypeToScalarType<Acc>());
         at::Tensor partials;

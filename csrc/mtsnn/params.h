@@ -1,6 +1,7 @@
-// Turns validated options into the kernels' NeuronParams in compute precision.
+// Turns a validated problem into the raw views the kernels take (shared by CPU and CUDA).
 #pragma once
 
+#include "mtsnn/kernel_args.h"
 #include "mtsnn/mt_lif.h"
 
 namespace mtsnn {
@@ -15,6 +16,51 @@ NeuronParams<Acc> make_params(const NeuronOptions& options) {
   params.width = static_cast<Acc>(options.width);
   params.detach_reset = options.detach_reset;
   return params;
+}
+
+template <typename T>
+const T* optional_data(const at::Tensor& tensor) {
+  return tensor.defined() ? tensor.const_data_ptr<T>() : nullptr;
+}
+
+template <typename T>
+T* optional_mutable_data(const at::Tensor& tensor) {
+  return tensor.defined() ? tensor.mutable_data_ptr<T>() : nullptr;
+}
+
+// decay_partials is left null: the caller allocates partials per its own blocking.
+template <typename Scalar, typename Acc>
+ForwardArgs<Scalar, Acc> make_forward_args(const ForwardProblem& problem) {
+  ForwardArgs<Scalar, Acc> args{};
+  args.x = problem.x.const_data_ptr<Scalar>();
+  args.x_stride_t = problem.x_stride_t;
+  args.v0 = optional_data<Scalar>(problem.v0);
+  args.spikes = problem.spikes.mutable_data_ptr<Scalar>();
+  args.v_last = problem.v_last.mutable_data_ptr<Scalar>();
+  args.device_decay = optional_data<Acc>(problem.device_decay);
+  args.num_steps = problem.num_steps;
+  args.num_elements = problem.v_last.numel();
+  args.params = make_params<Acc>(problem.options);
+  return args;
+}
+
+template <typename Scalar, typename Acc>
+BackwardArgs<Scalar, Acc> make_backward_args(const BackwardProblem& problem) {
+  BackwardArgs<Scalar, Acc> args{};
+  args.grad_spikes = problem.grad_spikes.const_data_ptr<Scalar>();
+  args.grad_spikes_stride_t = problem.grad_spikes_stride_t;
+  args.grad_v_last = optional_data<Scalar>(problem.grad_v_last);
+  args.x = problem.x.const_data_ptr<Scalar>();
+  args.x_stride_t = problem.x_stride_t;
+  args.v0 = optional_data<Scalar>(problem.v0);
+  args.grad_x = problem.grad_x.mutable_data_ptr<Scalar>();
+  args.grad_v0 = optional_mutable_data<Scalar>(problem.grad_v0);
+  args.device_decay = optional_data<Acc>(problem.device_decay);
+  args.num_steps = problem.num_steps;
+  args.num_elements = problem.grad_x.numel() / problem.num_steps;
+  args.params = make_params<Acc>(problem.options);
+  args.surrogate = problem.options.surrogate;
+  return args;
 }
 
 }  // namespace mtsnn

@@ -130,3 +130,12 @@ def test_layers_validate_at_construction(options, error, message):
 def test_learned_decay_needs_an_open_interval(decay):
     with pytest.raises(ValueError, match="learn_decay needs an initial decay in \\(0, 1\\)"):
         snn.MTLIF(decay=decay, learn_decay=True)
+
+
+def test_missing_extension_says_how_to_build(monkeypatch):
+    from mtsnn import _extension
+
+    monkeypatch.setattr(_extension, "_module", None)
+    monkeypatch.setattr(_extension, "_load_error", ImportError("no module named mtsnn._C"))
+    with pytest.raises(RuntimeError, match="pip install --no-build-isolation"):
+        functional.mt_lif(X)

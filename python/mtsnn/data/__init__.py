@@ -14,9 +14,10 @@ from .errors import DatasetFormatError
 from .idx import idx_files, read_idx, read_idx_pair
 from .image_folder import IMAGE_EXTENSIONS, class_order, read_image_folder
 from .loader import BatchLoader, crop_flip, random_crop_flip
-from .specs import CIFAR10_CLASSES, CLASSES, DATASET_NAMES, NORMALIZATION, SPLITS
+from .specs import AUGMENTATION, CIFAR10_CLASSES, CLASSES, DATASET_NAMES, NORMALIZATION, SPLITS
 
 __all__ = [
+    "AUGMENTATION",
     "CIFAR10_CLASSES",
     "CLASSES",
     "DATASET_NAMES",

@@ -29,6 +29,21 @@ def datasets_cache_dir() -> Path:
     return user_cache_dir() / "datasets"
 
 
+def _new_file_mode() -> int:
+    """The mode open() would give a new file: 0o666 less the process umask.
+
+    The umask is read from /proc where it exists, since setting it to read it back is not
+    thread-safe.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o644
+
+
 @contextlib.contextmanager
 def atomic_file(dest: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """Yield a temporary file next to ``dest``; on success fsync it and rename it onto ``dest``.
@@ -40,6 +55,7 @@ def atomic_file(dest: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, _new_file_mode())  # mkstemp's 0600 would hide results from other users
         with os.fdopen(fd, "wb") as tmp:
             yield tmp
             tmp.flush()

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .dataset import ImageDataset
-from .specs import NORMALIZATION
+from .specs import AUGMENTATION, NORMALIZATION
 
 CROP_PADDING = 4
 
@@ -48,9 +48,13 @@ def crop_flip(
 
 
 def random_crop_flip(
-    images: torch.Tensor, generator: torch.Generator, padding: int = CROP_PADDING
+    images: torch.Tensor,
+    generator: torch.Generator,
+    padding: int = CROP_PADDING,
+    flip: bool = True,
 ) -> torch.Tensor:
-    """Random crop (same size, ``padding`` zero pixels each side) and random horizontal flip.
+    """Random crop (same size, ``padding`` zero pixels each side) and, with ``flip``, a random
+    horizontal flip.
 
     The random numbers come from ``generator`` (a CPU generator, so results do not depend on the
     device of ``images``): the same generator state always gives the same batch.
@@ -58,6 +62,8 @@ def random_crop_flip(
     batch = images.shape[0]
     offsets = torch.randint(0, 2 * padding + 1, (batch, 2), generator=generator)
     flips = torch.randint(0, 2, (batch,), generator=generator).bool()
+    if not flip:
+        flips = torch.zeros_like(flips)
     return crop_flip(images, offsets.to(images.device), flips.to(images.device), padding)
 
 
@@ -167,5 +173,6 @@ class BatchLoader:
             batch = order[start : start + self.batch_size]
             images = self._images[batch]
             if generator is not None:
-                images = random_crop_flip(images, generator)
+                padding, flip = AUGMENTATION.get(self.dataset.name, (CROP_PADDING, True))
+                images = random_crop_flip(images, generator, padding, flip)
             yield images.float() * self._scale + self._shift, self._labels[batch]

@@ -42,6 +42,14 @@ NORMALIZATION: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
 }
 
+# Training augmentation per dataset: (zero padding of the random crop, random horizontal flip).
+# Digits are not mirror-symmetric, so MNIST is only shifted; clothes and CIFAR-10 objects are.
+AUGMENTATION: dict[str, tuple[int, bool]] = {
+    "mnist": (2, False),
+    "fashion-mnist": (2, True),
+    "cifar10": (4, True),
+}
+
 # Official IDX file names (without ".gz") of (images, labels) per split; MNIST and Fashion-MNIST
 # share them.
 IDX_FILES: dict[str, tuple[str, str]] = {

@@ -1,0 +1,287 @@
+"""The machine's description, and the results as JSON and as markdown tables."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+import mtsnn
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0))
+
+
+def format_size(neurons: int) -> str:
+    """1048576 -> '1M', 65536 -> '64K' (binary multiples, as the sizes are given)."""
+    if neurons % 2**20 == 0:
+        return f"{neurons >> 20}M"
+    if neurons % 2**10 == 0:
+        return f"{neurons >> 10}K"
+    return str(neurons)
+
+
+def _num(value: float) -> str:
+    """Three significant digits, never an exponent."""
+    return f"{value:.0f}" if value >= 100 else f"{value:.3g}"
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _git_commit() -> str:
+    completed = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    return completed.stdout.strip()
+
+
+def machine_info(device: torch.device) -> dict:
+    """CPU, cores, threads, load, versions, mtsnn's kernel variant and, on CUDA, the GPU."""
+    info = {
+        "cpu_model": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "usable_cores": usable_cores(),
+        "torch_threads": torch.get_num_threads(),
+        "load_average_at_start": list(os.getloadavg()),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "torch_cuda": torch.version.cuda,
+        "mtsnn": mtsnn.__version__,
+        "mtsnn_cpu_capability": mtsnn.cpu_capability(),
+        "mtsnn_built_with_cuda": mtsnn.built_with_cuda(),
+        "git_commit": _git_commit(),
+    }
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        info["gpu"] = {
+            "name": props.name,
+            "capability": f"{props.major}.{props.minor}",
+            "memory_gib": round(props.total_memory / 2**30, 1),
+            "multiprocessors": props.multi_processor_count,
+        }
+    return info
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def _records(data: dict, section: str) -> list[dict]:
+    return [record for record in data["records"] if record["section"] == section]
+
+
+def _neuron_section(data: dict) -> list[str]:
+    records = _records(data, "neuron")
+    impls = data["implementations"]
+    lines = [
+        "## Neuron op",
+        "",
+        "Median ms per call; in brackets, that time over the mtsnn op's (higher is slower). "
+        "forward: inference, no autograd graph; forward+backward: forward, then the gradient "
+        "of the input. Neurons per time step, M = 2^20.",
+        "",
+    ]
+    rows = []
+    for name, entry in impls.items():
+        spikes = f"graded 0..{data['settings']['num_thresholds']}" if entry["graded"] else "0/1"
+        library = f"{entry['package']} {entry['version']}".strip()
+        backend = entry.get("backend") or f"skipped: {entry.get('skipped')}"
+        rows.append([name, library, backend, entry["neuron"], spikes])
+    lines += [*_table(["column", "library", "kernels", "neuron", "spikes"], rows), ""]
+    columns = [name for name, entry in impls.items() if "skipped" not in entry]
+    by_config: dict[tuple, dict[str, dict]] = {}
+    for record in records:
+        key = (record["mode"], record["dtype"], record["neurons"], record["steps"])
+        by_config.setdefault(key, {})[record["impl"]] = record
+    rows = []
+    for (mode, dtype, neurons, steps), cells in by_config.items():
+        row = [mode, dtype, format_size(neurons), str(steps)]
+        for name in columns:
+            record = cells.get(name)
+            if record is None:
+                row.append("")
+            elif "skipped" in record:
+                row.append("skipped")
+            elif "ratio_to_mtsnn" in record and name != "mtsnn":
+                row.append(f"{_num(record['median_ms'])} ({_num(record['ratio_to_mtsnn'])}x)")
+            else:
+                row.append(_num(record["median_ms"]))
+        rows.append(row)
+    lines += _table(["mode", "dtype", "neurons", "T", *columns], rows)
+    reasons = sorted({(r["impl"], r["skipped"]) for r in records if "skipped" in r})
+    if reasons:
+        lines += ["", "Skipped configurations:", ""]
+        lines += [f"- {impl}: {reason}" for impl, reason in reasons]
+    return lines
+
+
+def _bandwidth_section(data: dict) -> list[str]:
+    records = _records(data, "bandwidth")
+    copies = {
+        (r["kind"], r["dtype"], r["neurons"], r["steps"]): r
+        for r in records
+        if r["kind"] in ("copy_", "clone")
+    }
+    rows = []
+    for r in records:
+        if r["kind"] in ("copy_", "clone"):
+            continue
+        config = (r["dtype"], r["neurons"], r["steps"])
+        rows.append(
+            [
+                r["kind"],
+                r["dtype"],
+                format_size(r["neurons"]),
+                str(r["steps"]),
+                _num(r["median_ms"]),
+                _num(r["gb_per_s"]),
+                _num(copies[("copy_", *config)]["gb_per_s"]),
+                _num(copies[("clone", *config)]["gb_per_s"]),
+                f"{r['fraction_of_copy']:.0%}",
+                f"{r['fraction_of_clone']:.0%}",
+            ]
+        )
+    header = ["pass", "dtype", "neurons", "T", "op ms", "op GB/s", "copy_ GB/s", "clone GB/s"]
+    return [
+        "## Effective bandwidth of the op",
+        "",
+        "GB/s = bytes the pass must move / median time. forward reads x and writes spikes and "
+        "v_last; backward reads x and grad_spikes and writes grad_x; a copy reads and writes x. "
+        "copy_ fills a preallocated tensor; clone allocates its output, as the op does.",
+        "",
+        *_table([*header, "of copy_", "of clone"], rows),
+    ]
+
+
+def _train_section(data: dict) -> list[str]:
+    rows = [
+        [
+            r["variant"],
+            str(r["timesteps"]),
+            str(r["batch"]),
+            _num(r["median_ms"]),
+            _num(r["images_per_s"]),
+            _num(r["ratio_to_ann"]),
+        ]
+        for r in _records(data, "train")
+    ]
+    return [
+        "## Training step, MNIST ConvNet",
+        "",
+        "One SGD step (forward, backward, update) on random 28x28 images. mtsnn: MT-LIF layers; "
+        "reference: the same network with mtsnn.reference.mt_lif as the neuron; ann: the ReLU "
+        "twin at T = 1. x ANN: the step's time over the ANN's.",
+        "",
+        *_table(["variant", "T", "batch", "ms/step", "images/s", "x ANN"], rows),
+    ]
+
+
+def _gbench_section(data: dict) -> list[str]:
+    context = data.get("gbench_context", {})
+    if "skipped" in context:
+        return ["## Google Benchmark (C++ kernels)", "", f"Skipped: {context['skipped']}"]
+    rows = []
+    for r in _records(data, "gbench"):
+        if "skipped" in r:
+            rows.append([r["name"].removesuffix("/real_time"), "skipped", r["skipped"], ""])
+            continue
+        fraction = f"{r['fraction_of_copy']:.0%}" if "fraction_of_copy" in r else ""
+        rows.append(
+            [
+                r["name"].removesuffix("/real_time"),
+                _num(r["real_time_ms"]),
+                _num(r["gb_per_s"]),
+                fraction,
+            ]
+        )
+    return [
+        "## Google Benchmark (C++ kernels)",
+        "",
+        "build/cmake/mtsnn_bench: the CPU kernels called from C++ on preallocated inputs; GB/s "
+        "counts the same bytes as above; of copy: over the copy benchmark with the same T and N.",
+        "",
+        *_table(["benchmark", "ms", "GB/s", "of copy"], rows),
+    ]
+
+
+SECTIONS = {
+    "neuron": _neuron_section,
+    "bandwidth": _bandwidth_section,
+    "train": _train_section,
+    "gbench": _gbench_section,
+}
+
+
+def render_markdown(data: dict) -> str:
+    """The report as markdown: a header line on the machine, then a table per section run."""
+    machine = data["machine"]
+    kernels = f"mtsnn {machine['mtsnn']}, CPU kernels {machine['mtsnn_cpu_capability']}"
+    where = f"{machine['cpu_model']}, {machine['usable_cores']} cores"
+    if "gpu" in machine:
+        where = f"{machine['gpu']['name']}; {where}"
+    # Other processes' load skews the timings: show it (1, 5, 15-minute averages).
+    load = "/".join(f"{value:.1f}" for value in machine["load_average_at_start"])
+    if "load_average_at_end" in machine:
+        load += ", at end " + "/".join(f"{value:.1f}" for value in machine["load_average_at_end"])
+    lines = [
+        f"# mtsnn benchmarks: {data['device']}{' (quick run)' if data['quick'] else ''}",
+        "",
+        f"{data['created']} · {where}, {machine['torch_threads']} torch threads · "
+        f"torch {machine['torch']} · {kernels} · load average at start {load} · "
+        f"data: {data['json']}",
+    ]
+    for section in data["settings"]["sections"]:
+        if _records(data, section) or (section == "gbench" and "gbench_context" in data):
+            lines += ["", *SECTIONS[section](data)]
+    return "\n".join(lines) + "\n"
+
+
+class Report:
+    """Collects the records; rewrites the JSON and the markdown after each one, so a run that is
+    cut short (a time limit) still leaves what it measured."""
+
+    def __init__(self, data: dict, json_path: Path, markdown_path: Path) -> None:
+        self.data = {**data, "json": json_path.name, "records": []}
+        self.json_path = json_path
+        self.markdown_path = markdown_path
+
+    def emit(self, record: dict) -> None:
+        """Add a record, print a progress line, save."""
+        label = " ".join(
+            str(record[key])
+            for key in ("section", "mode", "kind", "variant", "dtype", "impl", "name")
+            if key in record
+        )
+        if "steps" in record and "name" not in record:
+            label += f" T={record['steps']} N={format_size(record['neurons'])}"
+        if "skipped" in record:
+            result = f"skipped ({record['skipped']})"
+        else:
+            result = f"{_num(record.get('median_ms', record.get('real_time_ms')))} ms"
+        print(f"  {label}: {result}", file=sys.stderr, flush=True)
+        self.data["records"].append(record)
+        self.save()
+
+    def save(self) -> None:
+        """Write the JSON and the markdown."""
+        self.json_path.write_text(json.dumps(self.data, indent=1) + "\n")
+        self.markdown_path.write_text(render_markdown(self.data))

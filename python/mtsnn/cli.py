@@ -1,0 +1,325 @@
+"""The `mtsnn` command: train, eval and plot MT-LIF spiking networks.
+
+    mtsnn train --dataset mnist                       # a good MNIST run with the defaults
+    mtsnn train --dataset mnist --resume              # continue it after an interruption
+    mtsnn eval --checkpoint runs/mnist-convnet-T2K3-seed0
+    mtsnn plot runs/mnist-convnet-T2K3-seed0
+
+`mtsnn train` also runs under `torchrun --nproc_per_node=N` (data-parallel over N processes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+
+from mtsnn import built_with_cuda
+from mtsnn.data import DATASET_NAMES, DatasetFormatError
+from mtsnn.models import MODELS
+from mtsnn.options import (
+    DEFAULT_DECAY,
+    DEFAULT_NUM_THRESHOLDS,
+    DEFAULT_RESET,
+    DEFAULT_SURROGATE,
+    DEFAULT_THRESHOLD,
+    DEFAULT_WIDTH,
+    RESETS,
+    SURROGATES,
+)
+from mtsnn.training import (
+    DATASET_DEFAULTS,
+    OPTIMIZERS,
+    CheckpointError,
+    ConfigError,
+    OutputDirError,
+    RunOptions,
+    TrainConfig,
+    evaluate_checkpoint,
+    plot_run,
+    train,
+)
+from mtsnn.training.summary import command_line
+
+# TrainConfig fields set by `mtsnn train` options of the same name (dashes for underscores).
+_CONFIG_FIELDS = tuple(field.name for field in dataclasses.fields(TrainConfig))
+
+
+def _number(
+    kind: type, low: float | None = None, high: float | None = None, *, strict: bool = False
+) -> Callable[[str], int | float]:
+    """An argparse type: ``kind`` (int or float) within [low, high] ((low, high] if strict)."""
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a valid {kind.__name__}") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        if low is not None and (value <= low if strict else value < low):
+            raise argparse.ArgumentTypeError(f"{text} must be {'>' if strict else '>='} {low}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"{text} must be <= {high}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+POSITIVE_INT = _number(int, 1)
+NON_NEGATIVE_INT = _number(int, 0)
+POSITIVE_FLOAT = _number(float, 0.0, strict=True)
+NON_NEGATIVE_FLOAT = _number(float, 0.0)
+
+
+def _per_dataset(field: str) -> str:
+    values = ", ".join(f"{name} {DATASET_DEFAULTS[name][field]}" for name in DATASET_NAMES)
+    return f"default per dataset: {values}"
+
+
+def _default_device() -> str:
+    return "cuda" if torch.cuda.is_available() and built_with_cuda() else "cpu"
+
+
+def _add_train_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "train",
+        help="train a model (also under torchrun)",
+        description="Train an MT-LIF SNN (or its ANN twin). Options not given take the "
+        "dataset's defaults, or with --resume the checkpoint's values.",
+    )
+    parser.set_defaults(handler=_train, parser=parser)
+    model = parser.add_argument_group("data and model")
+    model.add_argument("--dataset", choices=DATASET_NAMES, help="default: mnist")
+    model.add_argument("--model", choices=tuple(MODELS), help=_per_dataset("model"))
+    model.add_argument(
+        "--timesteps", type=POSITIVE_INT, metavar="T", help="time steps T (default: 2)"
+    )
+    model.add_argument(
+        "--num-thresholds",
+        type=POSITIVE_INT,
+        metavar="K",
+        help=f"thresholds per neuron, spikes 0..K (default: {DEFAULT_NUM_THRESHOLDS})",
+    )
+    model.add_argument(
+        "--threshold", type=POSITIVE_FLOAT, help=f"threshold (default: {DEFAULT_THRESHOLD})"
+    )
+    model.add_argument(
+        "--decay",
+        type=_number(float, 0.0, 1.0),
+        help=f"membrane decay in [0, 1] (default: {DEFAULT_DECAY})",
+    )
+    model.add_argument("--reset", choices=RESETS, help=f"default: {DEFAULT_RESET}")
+    model.add_argument("--surrogate", choices=SURROGATES, help=f"default: {DEFAULT_SURROGATE}")
+    model.add_argument(
+        "--width", type=POSITIVE_FLOAT, help=f"surrogate width (default: {DEFAULT_WIDTH})"
+    )
+    model.add_argument(
+        "--ann", action="store_true", default=None, help="train the ReLU twin (T = 1)"
+    )
+    model.add_argument("--data-dir", help="look for the dataset here first")
+    model.add_argument(
+        "--download", action="store_true", help="download the dataset if it is not found"
+    )
+    model.add_argument(
+        "--limit-train", type=POSITIVE_INT, metavar="N", help="use the first N training images"
+    )
+    model.add_argument(
+        "--limit-test", type=POSITIVE_INT, metavar="N", help="use the first N test images"
+    )
+    model.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        help="random crop, plus horizontal flip where the dataset allows ("
+        + _per_dataset("augment")
+        + ")",
+    )
+
+    optim = parser.add_argument_group("optimisation (cosine learning-rate schedule)")
+    optim.add_argument("--optimizer", choices=OPTIMIZERS, help=_per_dataset("optimizer"))
+    optim.add_argument("--lr", type=POSITIVE_FLOAT, help=_per_dataset("lr"))
+    optim.add_argument(
+        "--momentum",
+        type=_number(float, 0.0, 0.999),
+        help=f"SGD momentum (default: {TrainConfig.momentum})",
+    )
+    optim.add_argument("--weight-decay", type=NON_NEGATIVE_FLOAT, help=_per_dataset("weight_decay"))
+    optim.add_argument("--epochs", type=POSITIVE_INT, help=_per_dataset("epochs"))
+    optim.add_argument(
+        "--batch-size",
+        type=POSITIVE_INT,
+        help="global batch per optimizer step, split over processes ("
+        + _per_dataset("batch_size")
+        + ")",
+    )
+    optim.add_argument(
+        "--grad-accum",
+        type=POSITIVE_INT,
+        metavar="N",
+        help="accumulate gradients over N micro-batches per step (default: 1)",
+    )
+    optim.add_argument("--seed", type=NON_NEGATIVE_INT, help="default: 0")
+    optim.add_argument(
+        "--deterministic",
+        action="store_true",
+        default=None,
+        help="deterministic algorithms only (bitwise-reproducible on the CPU)",
+    )
+
+    run = parser.add_argument_group("running")
+    run.add_argument(
+        "--out", type=Path, help="run directory (default: runs/DATASET-MODEL-TtKk-seedS)"
+    )
+    run.add_argument("--resume", action="store_true", help="continue the run in --out")
+    run.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default=_default_device(),
+        help="default: cuda when available, else cpu",
+    )
+    run.add_argument("--threads", type=POSITIVE_INT, help="CPU threads (default: torch's)")
+    run.add_argument("--compile", action="store_true", help="torch.compile the training step")
+    run.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
+    run.add_argument(
+        "--sync-bn",
+        action="store_true",
+        default=None,
+        help="synchronise BatchNorm statistics over processes (CUDA)",
+    )
+    run.add_argument(
+        "--dist-timeout",
+        type=POSITIVE_FLOAT,
+        default=300.0,
+        metavar="SECONDS",
+        help="fail a distributed job whose peers stop answering (default: 300)",
+    )
+
+
+def _add_eval_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "eval",
+        help="test accuracy of a saved run",
+        description="Evaluate a run's checkpoint on its test set (same images as in training).",
+    )
+    parser.set_defaults(handler=_eval, parser=parser)
+    parser.add_argument(
+        "--checkpoint", required=True, type=Path, help="run directory or its checkpoint.json"
+    )
+    parser.add_argument("--data-dir", help="look for the dataset here first")
+    parser.add_argument("--download", action="store_true", help="download it if not found")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default=_default_device())
+    parser.add_argument("--threads", type=POSITIVE_INT, help="CPU threads (default: torch's)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def _add_plot_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "plot",
+        help="draw a run's training curves (needs matplotlib)",
+        description="Plot loss and accuracy per epoch (train and test) of a run as a PNG.",
+    )
+    parser.set_defaults(handler=_plot, parser=parser)
+    parser.add_argument("run_dir", type=Path, help="the run directory")
+    parser.add_argument("--output", type=Path, help="PNG to write (default: RUN_DIR/curves.png)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `mtsnn` command."""
+    parser = argparse.ArgumentParser(
+        prog="mtsnn", description="Multi-threshold LIF spiking neural networks."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_train_parser(commands)
+    _add_eval_parser(commands)
+    _add_plot_parser(commands)
+    return parser
+
+
+def _train(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    options = {field: getattr(args, field) for field in _CONFIG_FIELDS}
+    run = RunOptions(
+        out=args.out,
+        data_dir=args.data_dir,
+        download=args.download,
+        device=args.device,
+        threads=args.threads,
+        compile=args.compile,
+        quiet=args.quiet,
+        resume=args.resume,
+        dist_timeout=args.dist_timeout,
+        command=command_line(argv),
+    )
+    summary = train(options, run)
+    if summary is not None:
+        print(
+            f"final test accuracy {100 * summary['final_test_accuracy']:.2f}% after "
+            f"{summary['epochs']} epochs; {summary['run_dir']}/summary.json"
+        )
+    return 0
+
+
+def _eval(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    result = evaluate_checkpoint(
+        args.checkpoint, data_dir=args.data_dir, download=args.download, device=args.device
+    )
+    if result["source"] != result["recorded_source"]:
+        print(
+            f"mtsnn eval: warning: the test set was read from {result['source']}, the run's "
+            f"from {result['recorded_source']}",
+            file=sys.stderr,
+        )
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(
+            f"test accuracy {100 * result['accuracy']:.2f}% ({result['correct']}/"
+            f"{result['images']} images), loss {result['loss']:.4f}; the run recorded "
+            f"{100 * result['recorded_accuracy']:.2f}% after epoch {result['epoch']}"
+        )
+    return 0
+
+
+def _plot(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    print(plot_run(args.run_dir, args.output))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `mtsnn` command with ``argv`` (default: sys.argv[1:]); return the exit status.
+
+    Usage errors (unknown options, bad values, a resumed run given other options) exit with 2,
+    other failures (missing data, damaged checkpoint, unwritable output) with 1; both print a
+    one-line message rather than a traceback.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, or a usage error argparse has already reported
+        return int(exit_.code or 0)
+    handler: Callable[[argparse.Namespace, Sequence[str] | None], int] = args.handler
+    try:
+        return handler(args, argv)
+    except ConfigError as err:
+        args.parser.print_usage(sys.stderr)
+        print(f"mtsnn {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except (
+        CheckpointError,
+        OutputDirError,
+        FileNotFoundError,
+        DatasetFormatError,
+        ImportError,
+    ) as err:
+        print(f"mtsnn {args.command}: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"mtsnn {args.command}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,98 @@
+"""Smoke test of the benchmark suite: a tiny --quick run, and the shape of what it writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import mtsnn
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _run_suite(*args: str) -> subprocess.CompletedProcess:
+    # The subprocess must import the same mtsnn as this test, installed or from the source tree.
+    package_root = str(Path(mtsnn.__file__).resolve().parents[1])
+    path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
+    return subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "run.py"), *args],
+        env={**os.environ, "PYTHONPATH": path},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_quick_run_writes_json_and_markdown(device: str, tmp_path: Path) -> None:
+    completed = _run_suite(
+        "--quick",
+        f"--device={device}",
+        f"--out={tmp_path}",
+        "--impls=mtsnn,reference,snntorch",
+        "--steps=2",
+        "--sizes=4K",
+        "--dtypes=float32,bfloat16",
+        "--threads=1",
+        "--train-batch=4",
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    tag = f"{device}-quick"
+    (json_path,) = tmp_path.glob(f"{tag}-*.json")
+    markdown = (tmp_path / f"{tag}-latest.md").read_text()
+    assert markdown in completed.stdout  # the table is printed too
+    data = json.loads(json_path.read_text())
+
+    assert data["device"] == device and data["quick"] is True
+    machine = data["machine"]
+    assert machine["torch_threads"] == 1
+    assert machine["mtsnn_cpu_capability"] in ("avx512", "avx2", "default")
+    assert {"cpu_model", "usable_cores", "torch", "load_average_at_start"} <= machine.keys()
+
+    impls = data["implementations"]
+    assert list(impls) == ["mtsnn", "reference", "snntorch"]
+    assert impls["mtsnn"]["graded"] is True and "backend" in impls["mtsnn"]
+    assert impls["snntorch"]["graded"] is False  # a peer is either measured or says why not
+    assert ("backend" in impls["snntorch"]) != ("skipped" in impls["snntorch"])
+    runnable = [name for name, entry in impls.items() if "skipped" not in entry]
+
+    records = data["records"]
+    neuron = [r for r in records if r["section"] == "neuron"]
+    # Two modes x two dtypes, one T and one size.
+    assert len(neuron) == 4 * len(runnable)
+    for record in neuron:
+        assert record["median_ms"] > 0 and record["repeats"] >= 2, record
+        assert record["min_ms"] <= record["median_ms"] <= record["max_ms"]
+        if record["impl"] != "mtsnn":
+            assert record["ratio_to_mtsnn"] > 0
+
+    bandwidth = [r for r in records if r["section"] == "bandwidth"]
+    assert sorted(r["kind"] for r in bandwidth) == sorted(
+        ["copy_", "clone", "forward", "backward"] * 2
+    )
+    forward = next(r for r in bandwidth if r["kind"] == "forward" and r["dtype"] == "float32")
+    assert forward["bytes"] == (2 * 2 + 1) * 4096 * 4  # x and spikes over T, v_last once
+    assert forward["fraction_of_copy"] > 0 and forward["fraction_of_clone"] > 0
+
+    train = {r["variant"]: r for r in records if r["section"] == "train"}
+    assert set(train) == {"ann", "mtsnn", "reference"}
+    assert train["ann"]["timesteps"] == 1 and train["mtsnn"]["timesteps"] == 2
+    assert train["ann"]["ratio_to_ann"] == 1.0 and train["mtsnn"]["images_per_s"] > 0
+
+    gbench = [r for r in records if r["section"] == "gbench"]
+    if device == "cuda" or "skipped" in data["gbench_context"]:
+        assert not gbench
+    else:
+        assert {r["function"] for r in gbench} == {"copy", "forward", "backward"}
+
+    for heading in ("## Neuron op", "## Effective bandwidth", "## Training step", "## Google"):
+        assert heading in markdown
+    assert "| forward+backward | bfloat16 | 4K | 2 |" in markdown
+
+
+def test_unknown_implementation_is_rejected(tmp_path: Path) -> None:
+    completed = _run_suite("--impls=nope", f"--out={tmp_path}")
+    assert completed.returncode == 2 and "unknown ['nope']" in completed.stderr
+    assert not list(tmp_path.iterdir())

@@ -1,0 +1,156 @@
+"""The training toolkit's parts: config, schedule, progress bar, run log, RNG state, file checks."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from mtsnn.training import (
+    DATASET_DEFAULTS,
+    ConfigError,
+    OutputDirError,
+    ProgressBar,
+    RunLog,
+    TrainConfig,
+    cosine_lr,
+    make_config,
+    read_log,
+)
+from mtsnn.training.fileio import atomic_write, check_free_space, check_writable
+from mtsnn.training.reproducibility import restored_torch_settings, rng_state, set_rng_state
+
+
+def test_defaults_come_from_the_dataset():
+    assert make_config({}) == TrainConfig(**DATASET_DEFAULTS["mnist"])
+    cifar = make_config({"dataset": "cifar10", "epochs": 3, "lr": None})
+    assert (cifar.model, cifar.optimizer, cifar.epochs, cifar.lr) == ("resnet19", "sgd", 3, 0.1)
+    assert cifar.augment and not make_config({}).augment
+
+
+def test_resume_keeps_stored_values_and_refuses_changes():
+    stored = make_config({"lr": 0.01, "epochs": 2})
+    resumed = make_config({"epochs": 5, "lr": None}, stored, changeable=("epochs",))
+    assert (resumed.lr, resumed.epochs) == (0.01, 5)
+    assert make_config({"lr": 0.01}, stored) == stored  # the same value is no change
+    with pytest.raises(ConfigError, match="cannot change seed when resuming"):
+        make_config({"seed": 3}, stored, changeable=("epochs",))
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"lr": -1.0}, "lr must be a positive number"),
+        ({"batch_size": 0}, "batch_size must be >= 1"),
+        ({"model": "lenet"}, "model must be one of convnet, vgg11"),
+        ({"width": 0.0}, "width must be a finite number > 0"),
+        ({"num_thresholds": 300}, "num_thresholds must be an integer in"),
+    ],
+)
+def test_invalid_config_is_refused(options, message):
+    with pytest.raises(ConfigError, match=message):
+        make_config(options)
+
+
+def test_config_dict_round_trip():
+    config = make_config({"dataset": "fashion-mnist", "limit_train": 10})
+    assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    with pytest.raises(ValueError, match=r"unknown \['extra'\]"):
+        TrainConfig.from_dict({**config.to_dict(), "extra": 1})
+
+
+def test_cosine_schedule():
+    assert cosine_lr(0.1, 0, 10) == 0.1
+    assert cosine_lr(0.1, 5, 10) == pytest.approx(0.05)
+    assert 0 < cosine_lr(0.1, 9, 10) < 0.003
+    lrs = [cosine_lr(1.0, e, 7) for e in range(7)]
+    assert lrs == sorted(lrs, reverse=True)
+    assert cosine_lr(1.0, 1, 3) == pytest.approx(0.5 * (1 + math.cos(math.pi / 3)))
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_draws_rate_loss_and_accuracy():
+    stream = Terminal()
+    bar = ProgressBar(4, "epoch 1/2", stream=stream, interval=0.0)
+    bar.update(2, 256, lambda: {"loss": 0.5, "acc": 0.75})
+    bar.update(4, 512, lambda: {"loss": 0.25, "acc": 0.875})
+    bar.close()
+    text = stream.getvalue()
+    assert "\repoch 1/2 [############............] 2/4" in text
+    assert "img/s loss 0.5000 acc  75.00%" in text
+    assert "4/4" in text and "acc  87.50%" in text
+    assert text.endswith("\r\x1b[K")
+
+
+def test_progress_bar_is_silent_off_a_terminal_or_when_disabled():
+    for stream, enabled in ((io.StringIO(), True), (Terminal(), False)):
+        bar = ProgressBar(2, "x", stream=stream, enabled=enabled, interval=0.0)
+        bar.update(1, 10, lambda: pytest.fail("metrics read while disabled"))
+        bar.close()
+        assert stream.getvalue() == ""
+
+
+def test_run_log_appends_and_drops_epochs_after_a_resume_point(tmp_path):
+    log = RunLog(tmp_path, 0)
+    for epoch in (1, 2, 3):
+        log.write({"epoch": epoch, "train_loss": 1.0 / epoch})
+    log.close()
+    assert [r["epoch"] for r in read_log(tmp_path)] == [1, 2, 3]
+    RunLog(tmp_path, 2).close()  # resuming after epoch 2: epoch 3 will be redone
+    assert read_log(tmp_path / "log.jsonl") == [
+        {"epoch": 1, "train_loss": 1.0},
+        {"epoch": 2, "train_loss": 0.5},
+    ]
+    RunLog(tmp_path, 0).close()
+    assert read_log(tmp_path) == []
+
+
+def test_rng_state_round_trip_through_json():
+    state = json.loads(json.dumps(rng_state()))
+    expected = (torch.rand(3), np.random.rand(3), random.random())
+    set_rng_state(state)
+    got = (torch.rand(3), np.random.rand(3), random.random())
+    assert torch.equal(got[0], expected[0])
+    assert np.array_equal(got[1], expected[1]) and got[2] == expected[2]
+    with pytest.raises(ValueError, match="malformed random generator state"):
+        set_rng_state({**state, "torch": "not base64!"})
+
+
+def test_torch_settings_are_restored():
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    with restored_torch_settings():
+        torch.set_num_threads(1)
+        torch.use_deterministic_algorithms(not deterministic)
+    assert torch.get_num_threads() == threads
+    assert torch.are_deterministic_algorithms_enabled() == deterministic
+
+
+def test_atomic_write_leaves_only_the_file(tmp_path):
+    atomic_write(tmp_path / "a.json", b"one")
+    atomic_write(tmp_path / "a.json", b"two")
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+    assert (tmp_path / "a.json").read_bytes() == b"two"
+
+
+def test_unwritable_output_dir_is_reported(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(OutputDirError, match=f"output directory {blocker / 'run'} is not writable"):
+        check_writable(blocker / "run")
+    check_writable(tmp_path / "new" / "run")  # created on the way
+    assert list((tmp_path / "new" / "run").iterdir()) == []  # the probe is gone
+
+
+def test_too_little_space_is_reported(tmp_path):
+    check_free_space(tmp_path, 1)
+    with pytest.raises(OutputDirError, match=r"MiB free, but the run needs about"):
+        check_free_space(tmp_path, 1 << 60)

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Re-runs the README's results table (CPU): MNIST and Fashion-MNIST at T = 1 and 2 with their ANN
+# twins, then the T = 2 ablations over K and the surrogate (3 epochs each). Each run writes
+# runs/<name>/summary.json with its exact command line, seed and final-epoch test accuracy.
+#
+#   MNIST_DIR=... FASHION_DIR=... bash tools/reproduce.sh [name ...]   # default: every run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mnist=${MNIST_DIR:-../shared/datasets/mnist}
+fashion=${FASHION_DIR:-/usr/share/datasets/fashion-mnist}
+train() { .venv/bin/python -m mtsnn train --threads 2 --quiet --seed 0 "$@"; }
+
+declare -A runs=(
+  [mnist-T2-K3]="--dataset mnist --data-dir $mnist --timesteps 2"
+  [mnist-T2-K3-12ep]="--dataset mnist --data-dir $mnist --timesteps 2 --epochs 12"
+  [fashion-T2-K3]="--dataset fashion-mnist --data-dir $fashion --timesteps 2"
+  [mnist-ann]="--dataset mnist --data-dir $mnist --ann"
+  [fashion-ann]="--dataset fashion-mnist --data-dir $fashion --ann"
+  [mnist-T1-K3]="--dataset mnist --data-dir $mnist --timesteps 1"
+  [fashion-T1-K3]="--dataset fashion-mnist --data-dir $fashion --timesteps 1"
+  [ablation-K1]="--dataset mnist --data-dir $mnist --epochs 3 --num-thresholds 1"
+  [ablation-K2]="--dataset mnist --data-dir $mnist --epochs 3 --num-thresholds 2"
+  [ablation-K3]="--dataset mnist --data-dir $mnist --epochs 3 --num-thresholds 3"
+  [ablation-K4]="--dataset mnist --data-dir $mnist --epochs 3 --num-thresholds 4"
+  [ablation-triangle]="--dataset mnist --data-dir $mnist --epochs 3 --surrogate triangle"
+  [ablation-sigmoid]="--dataset mnist --data-dir $mnist --epochs 3 --surrogate sigmoid"
+)
+order=(mnist-T2-K3 mnist-T2-K3-12ep fashion-T2-K3 mnist-ann fashion-ann mnist-T1-K3 fashion-T1-K3 ablation-K1
+  ablation-K2 ablation-K3 ablation-K4 ablation-triangle ablation-sigmoid)
+for name in "${@:-${order[@]}}"; do
+  # shellcheck disable=SC2086  # the option strings split into words on purpose
+  train ${runs[$name]} --out "runs/$name"
+done
