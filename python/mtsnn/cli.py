@@ -1,9 +1,10 @@
-"""The `mtsnn` command: train, eval and plot MT-LIF spiking networks.
+"""The `mtsnn` command: train, eval, plot and analyze MT-LIF spiking networks.
 
     mtsnn train --dataset mnist                       # a good MNIST run with the defaults
     mtsnn train --dataset mnist --resume              # continue it after an interruption
     mtsnn eval --checkpoint runs/mnist-convnet-T2K3-seed0
     mtsnn plot runs/mnist-convnet-T2K3-seed0
+    mtsnn analyze --checkpoint runs/mnist-convnet-T2K3-seed0
 
 `mtsnn train` also runs under `torchrun --nproc_per_node=N` (data-parallel over N processes).
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from mtsnn import built_with_cuda
+from mtsnn import analysis, built_with_cuda
 from mtsnn.data import DATASET_NAMES, DatasetFormatError
 from mtsnn.models import MODELS
 from mtsnn.options import (
@@ -229,6 +230,37 @@ def _add_plot_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--output", type=Path, help="PNG to write (default: RUN_DIR/curves.png)")
 
 
+def _add_analyze_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "analyze",
+        help="spike statistics, operation counts and energy of a saved run",
+        description="Record firing rates and spike levels per MT-LIF layer over the test set, "
+        "count MACs and ACs per layer and estimate the energy of the SNN and its ANN twin; "
+        "print a table, write analysis.json and PNG plots (these need matplotlib).",
+    )
+    parser.set_defaults(handler=_analyze, parser=parser)
+    parser.add_argument(
+        "--checkpoint", required=True, type=Path, help="run directory or its checkpoint.json"
+    )
+    parser.add_argument("--data-dir", help="look for the dataset here first")
+    parser.add_argument("--download", action="store_true", help="download it if not found")
+    parser.add_argument(
+        "--limit-test", type=POSITIVE_INT, metavar="N", help="first N test images (default: run's)"
+    )
+    parser.add_argument("--out", type=Path, help="output directory (default: RUN_DIR/analysis)")
+    for kind in ("mac", "ac"):
+        default = getattr(analysis.EnergyCosts, f"{kind}_pj")
+        parser.add_argument(
+            f"--{kind}-pj",
+            type=NON_NEGATIVE_FLOAT,
+            default=default,
+            help=f"energy per {kind.upper()} in pJ (default: {default}, 45 nm)",
+        )
+    parser.add_argument("--no-plots", action="store_true", help="skip the PNGs")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default=_default_device())
+    parser.add_argument("--threads", type=POSITIVE_INT, help="CPU threads (default: torch's)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `mtsnn` command."""
     parser = argparse.ArgumentParser(
@@ -238,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_parser(commands)
     _add_eval_parser(commands)
     _add_plot_parser(commands)
+    _add_analyze_parser(commands)
     return parser
 
 
@@ -289,6 +322,24 @@ def _eval(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
 
 def _plot(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     print(plot_run(args.run_dir, args.output))
+    return 0
+
+
+def _analyze(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    result, files = analysis.analyze_checkpoint(
+        args.checkpoint,
+        data_dir=args.data_dir,
+        download=args.download,
+        limit_test=args.limit_test,
+        out=args.out,
+        device=args.device,
+        costs=analysis.EnergyCosts(mac_pj=args.mac_pj, ac_pj=args.ac_pj),
+        plots=not args.no_plots,
+    )
+    print(analysis.format_table(result))
+    print("wrote " + ", ".join(str(path) for path in files))
     return 0
 
 
