@@ -18,6 +18,6 @@ fi
 python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q "torch>=2.11,<2.12" "setuptools>=64,<82" wheel ninja
+.venv/bin/python -m pip install -q "torch>=2.11,<2.12" "numpy>=1.24,<3" "setuptools>=64,<82" wheel ninja
 .venv/bin/python -m pip install -q --no-build-isolation ".[test,plot,analysis]"
 .venv/bin/python -c "import mtsnn; print('mtsnn', mtsnn.__version__, '| CPU kernels:', mtsnn.cpu_capability(), '| CUDA kernels:', mtsnn.built_with_cuda())"

@@ -4,7 +4,7 @@
 # Expects tools/bootstrap.sh to have run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-py=.venv/bin/python
+py="$PWD/.venv/bin/python"
 
 echo "== lint"
 "$py" -m ruff check python tests tools benchmarks
