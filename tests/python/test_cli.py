@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from test_training_support import train_argv, write_tiny_mnist
+from test_training_support import subprocess_env, train_argv, write_tiny_mnist
 
 from mtsnn.cli import build_parser, main
 from mtsnn.training import TrainConfig
-
-PYTHON_DIR = Path(__file__).resolve().parents[2] / "python"
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +69,7 @@ def test_help_lists_options_and_per_dataset_defaults(capsys):
     out = capsys.readouterr().out
     for option in ("--num-thresholds", "--surrogate", "--resume", "--dist-timeout", "--compile"):
         assert option in out
-    assert "mnist 12, fashion-mnist 20, cifar10 200" in " ".join(out.split())
+    assert "mnist 20, fashion-mnist 20, cifar10 200" in " ".join(out.split())
 
 
 def test_every_config_field_has_an_option():
@@ -142,7 +138,7 @@ def test_plot_without_matplotlib_says_how_to_install_it(run_dir, capsys, monkeyp
 
 
 def test_python_dash_m_runs_the_cli():
-    env = {**os.environ, "PYTHONPATH": str(PYTHON_DIR)}
+    env = subprocess_env()
     result = subprocess.run(
         [sys.executable, "-m", "mtsnn", "train", "--epochs", "-3"],
         capture_output=True,

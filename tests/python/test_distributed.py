@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -11,12 +10,11 @@ from pathlib import Path
 
 import pytest
 import torch.distributed as dist
-from test_training_support import train_argv, write_tiny_mnist
+from test_training_support import subprocess_env, train_argv, write_tiny_mnist
 
 from mtsnn.training import load_checkpoint, read_log
 from mtsnn.training.distributed import EXIT_RANK_ENV
 
-PYTHON_DIR = Path(__file__).resolve().parents[2] / "python"
 # Generous: two processes start torch on a small shared machine; a hang would take far longer.
 LAUNCH_TIMEOUT_S = 120
 
@@ -44,7 +42,7 @@ def torchrun(argv: list[str], cwd: Path, **env: str) -> subprocess.CompletedProc
         "mtsnn",
         *argv,
     ]
-    environment = {**os.environ, "PYTHONPATH": str(PYTHON_DIR), "OMP_NUM_THREADS": "1", **env}
+    environment = subprocess_env(OMP_NUM_THREADS="1", **env)
     return subprocess.run(
         command,
         cwd=cwd,

@@ -3,7 +3,6 @@ where an uninterrupted run ends: same weights and optimizer state bit for bit, s
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
@@ -12,32 +11,23 @@ import time
 from pathlib import Path
 
 from safetensors.torch import load_file
-from test_training_support import train_argv, write_tiny_mnist
+from test_training_support import subprocess_env, train_argv, write_tiny_mnist
 
-import mtsnn
 from mtsnn.training import load_checkpoint, read_log
 
 EPOCHS = "6"
 TIMING = {"seconds", "train_seconds", "images_per_s"}
-PACKAGE_ROOT = str(Path(mtsnn.__file__).resolve().parent.parent)
 
 
 def _command(data_dir: Path, out: Path, resume: bool) -> list[str]:
-    argv = train_argv(data_dir, out, "--threads", "1", "--limit-train", "256")
+    argv = train_argv(data_dir, out, "--threads", "1", "--limit-train", "1024")
     argv[argv.index("--epochs") + 1] = EPOCHS
     return [sys.executable, "-m", "mtsnn", *argv, *(["--resume"] if resume else [])]
 
 
-def _env() -> dict[str, str]:
-    return {
-        **os.environ,
-        "PYTHONPATH": PACKAGE_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
-    }
-
-
 def _run_to_end(data_dir: Path, out: Path) -> None:
     resume = (out / "checkpoint.json").exists()
-    subprocess.run(_command(data_dir, out, resume), env=_env(), check=True, timeout=300)
+    subprocess.run(_command(data_dir, out, resume), env=subprocess_env(), check=True, timeout=300)
 
 
 def _state(run_dir: Path) -> tuple[dict, list[dict]]:
@@ -47,26 +37,35 @@ def _state(run_dir: Path) -> tuple[dict, list[dict]]:
     return tensors, log
 
 
+def _epochs_logged(run_dir: Path) -> int:
+    log = run_dir / "log.jsonl"
+    return len(log.read_text().splitlines()) if log.exists() else 0
+
+
 def test_sigkill_at_random_moments_then_resume_matches_straight_run(tmp_path):
-    data_dir = write_tiny_mnist(tmp_path / "data", train=256, test=40)
+    data_dir = write_tiny_mnist(tmp_path / "data", train=1024, test=40)
     straight = tmp_path / "straight"
     _run_to_end(data_dir, straight)
-    started = time.monotonic()
-    _run_to_end(data_dir, tmp_path / "timing")
-    duration = time.monotonic() - started
+    epoch_seconds = max(record["seconds"] for record in read_log(straight))
 
+    # Each kill lands at a random moment inside an epoch (after 0 or 1 more epochs are logged),
+    # so it can hit training steps, evaluation or the checkpoint write.
     rng = random.Random(20261128)
     interrupted = tmp_path / "interrupted"
     kills = 0
-    for _ in range(4):
+    while kills < 3:
         resume = (interrupted / "checkpoint.json").exists()
-        process = subprocess.Popen(_command(data_dir, interrupted, resume), env=_env())
-        time.sleep(rng.uniform(0.3, duration))
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-            kills += 1
+        process = subprocess.Popen(_command(data_dir, interrupted, resume), env=subprocess_env())
+        target = _epochs_logged(interrupted) + rng.randint(0, 1)
+        while process.poll() is None and _epochs_logged(interrupted) < target:
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0, epoch_seconds))
+        if process.poll() is not None:
+            break
+        process.send_signal(signal.SIGKILL)
         process.wait(timeout=60)
-    assert kills >= 2, "the runs ended before they could be killed; lengthen them"
+        kills += 1
+    assert kills == 3, "a run ended before it could be killed three times"
     _run_to_end(data_dir, interrupted)
 
     tensors, log = _state(interrupted)

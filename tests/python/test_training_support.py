@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import os
 import struct
 from pathlib import Path
 
 import numpy as np
+
+import mtsnn
 
 IDX_NAMES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
@@ -67,3 +70,11 @@ def train_argv(data_dir: Path, out: Path, *extra: str) -> list[str]:
         "--quiet",
         *extra,
     ]
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """The environment for a child Python that must import the same mtsnn as the tests (the
+    installed package, or a source tree with the extension built in place)."""
+    package_root = str(Path(mtsnn.__file__).resolve().parent.parent)
+    path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path, **extra}
