@@ -129,10 +129,16 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
         "--download", action="store_true", help="download the dataset if it is not found"
     )
     model.add_argument(
-        "--limit-train", type=POSITIVE_INT, metavar="N", help="use the first N training images"
+        "--limit-train",
+        type=POSITIVE_INT,
+        metavar="N",
+        help="train on N images (a fixed random subset)",
     )
     model.add_argument(
-        "--limit-test", type=POSITIVE_INT, metavar="N", help="use the first N test images"
+        "--limit-test",
+        type=POSITIVE_INT,
+        metavar="N",
+        help="test on N images (a fixed random subset)",
     )
     model.add_argument(
         "--augment",
@@ -245,7 +251,10 @@ def _add_analyze_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--data-dir", help="look for the dataset here first")
     parser.add_argument("--download", action="store_true", help="download it if not found")
     parser.add_argument(
-        "--limit-test", type=POSITIVE_INT, metavar="N", help="first N test images (default: run's)"
+        "--limit-test",
+        type=POSITIVE_INT,
+        metavar="N",
+        help="N test images, the subset train uses (default: run's)",
     )
     parser.add_argument("--out", type=Path, help="output directory (default: RUN_DIR/analysis)")
     for kind in ("mac", "ac"):

@@ -63,7 +63,7 @@ def analyze_checkpoint(
         path: the run directory or its checkpoint.json.
         data_dir: where to look for the dataset first (default: the run's own --data-dir).
         download: download the dataset when it is not found.
-        limit_test: use the first N test images (default: the run's --limit-test).
+        limit_test: N test images, training's fixed subset (default: the run's --limit-test).
         out: output directory (default: RUN_DIR/analysis).
         device: where to run the model.
         costs: energy per operation (default: 45 nm figures).
