@@ -56,7 +56,8 @@ def test_sigkill_at_random_moments_then_resume_matches_straight_run(tmp_path):
     while kills < 3:
         resume = (interrupted / "checkpoint.json").exists()
         process = subprocess.Popen(_command(data_dir, interrupted, resume), env=subprocess_env())
-        target = _epochs_logged(interrupted) + rng.randint(0, 1)
+        # Never wait past epoch EPOCHS - 2: at least two epochs, more than the sleep below, remain.
+        target = min(_epochs_logged(interrupted) + rng.randint(0, 1), int(EPOCHS) - 2)
         while process.poll() is None and _epochs_logged(interrupted) < target:
             time.sleep(0.02)
         time.sleep(rng.uniform(0, epoch_seconds))
