@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from mtsnn._pyplot import import_pyplot
+
 JSON_FILE = "analysis.json"
 PLOT_FILES = ("firing_rates.png", "spike_levels.png", "energy.png")
 
@@ -71,15 +73,7 @@ def write_plots(result: dict[str, Any], out_dir: Path) -> list[Path]:
     Raises:
         ImportError: matplotlib is not installed (the message says how to install it).
     """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")  # files only: works without a display
-        import matplotlib.pyplot as plt
-    except ImportError as err:
-        raise ImportError(
-            "the analysis plots need matplotlib, which is not installed: pip install matplotlib"
-        ) from err
+    plt = import_pyplot("drawing the analysis plots")
     spikes, energy = result["spikes"], result["energy"]["layers"]
     paths = [out_dir / name for name in PLOT_FILES]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from mtsnn._pyplot import import_pyplot
 from mtsnn.training.runlog import LOG_FILE, read_log
 
 PLOT_FILE = "curves.png"
@@ -17,16 +18,9 @@ def plot_run(run_dir: str | os.PathLike[str], output: str | os.PathLike[str] | N
         ImportError: matplotlib is not installed (the message says how to install it).
         FileNotFoundError: the run has no log.jsonl.
     """
-    try:
-        import matplotlib
+    plt = import_pyplot("mtsnn plot")
+    from matplotlib.ticker import MaxNLocator  # importable once pyplot is
 
-        matplotlib.use("Agg")  # files only: works without a display
-        import matplotlib.pyplot as plt
-        from matplotlib.ticker import MaxNLocator
-    except ImportError as err:
-        raise ImportError(
-            "mtsnn plot needs matplotlib, which is not installed: pip install matplotlib"
-        ) from err
     run_dir = Path(run_dir)
     if not (run_dir / LOG_FILE).is_file():
         raise FileNotFoundError(f"{run_dir / LOG_FILE}: no such log (is {run_dir} a run?)")
