@@ -22,12 +22,12 @@ KINDS = ("copy_", "clone", "forward", "backward")
 def traffic_bytes(kind: str, steps: int, neurons: int, element_size: int) -> int:
     """Bytes a call must read and write, counting each tensor once.
 
-    forward: read x, write spikes and v_last; backward: read x and grad_spikes, write grad_x;
-    copy_ and clone: read x, write its copy.
+    forward (as a layer calls it, without the final membrane): read x, write spikes; backward:
+    read x and grad_spikes, write grad_x; copy_ and clone: read x, write its copy.
     """
     sequence = steps * neurons * element_size
     return {
-        "forward": 2 * sequence + neurons * element_size,
+        "forward": 2 * sequence,
         "backward": 3 * sequence,
         "copy_": 2 * sequence,
         "clone": 2 * sequence,
@@ -58,7 +58,7 @@ def _calls(x: torch.Tensor, grad: torch.Tensor) -> dict[str, Callable[[], object
     return {
         "copy_": lambda: target.copy_(x),
         "clone": x.clone,
-        "forward": lambda: mtsnn.functional.mt_lif(x, return_state=True, **OPTIONS),
+        "forward": lambda: mtsnn.functional.mt_lif(x, **OPTIONS),
         "backward": backward,
     }
 

@@ -112,21 +112,34 @@ def _neuron_section(data: dict) -> list[str]:
     for record in records:
         key = (record["mode"], record["dtype"], record["neurons"], record["steps"])
         by_config.setdefault(key, {})[record["impl"]] = record
-    rows = []
-    for (mode, dtype, neurons, steps), cells in by_config.items():
-        row = [mode, dtype, format_size(neurons), str(steps)]
-        for name in columns:
-            record = cells.get(name)
-            if record is None:
-                row.append("")
-            elif "skipped" in record:
-                row.append("skipped")
-            elif "ratio_to_mtsnn" in record and name != "mtsnn":
-                row.append(f"{_num(record['median_ms'])} ({_num(record['ratio_to_mtsnn'])}x)")
-            else:
-                row.append(_num(record["median_ms"]))
-        rows.append(row)
-    lines += _table(["mode", "dtype", "neurons", "T", *columns], rows)
+
+    def cell(record: dict | None, name: str, faults: bool) -> str:
+        if record is None:
+            return ""
+        if "skipped" in record:
+            return "skipped"
+        if faults:
+            return _num(record.get("page_faults_per_call", float("nan")))
+        if "ratio_to_mtsnn" in record and name != "mtsnn":
+            return f"{_num(record['median_ms'])} ({_num(record['ratio_to_mtsnn'])}x)"
+        return _num(record["median_ms"])
+
+    for faults in (False, True):
+        rows = [
+            [mode, dtype, format_size(neurons), str(steps)]
+            + [cell(cells.get(name), name, faults) for name in columns]
+            for (mode, dtype, neurons, steps), cells in by_config.items()
+        ]
+        if faults:
+            lines += [
+                "",
+                "Minor page faults per call, same runs: each is the first touch of a 4 KiB page "
+                "of freshly mapped memory. Outputs above glibc's mmap threshold (at most 32 MiB) "
+                "are mapped anew on every call, so at large sizes these faults, not the kernels, "
+                "set the times.",
+                "",
+            ]
+        lines += _table(["mode", "dtype", "neurons", "T", *columns], rows)
     reasons = sorted({(r["impl"], r["skipped"]) for r in records if "skipped" in r})
     if reasons:
         lines += ["", "Skipped configurations:", ""]
@@ -158,17 +171,21 @@ def _bandwidth_section(data: dict) -> list[str]:
                 _num(copies[("clone", *config)]["gb_per_s"]),
                 f"{r['fraction_of_copy']:.0%}",
                 f"{r['fraction_of_clone']:.0%}",
+                _num(r.get("page_faults_per_call", float("nan"))),
+                _num(copies[("clone", *config)].get("page_faults_per_call", float("nan"))),
             ]
         )
     header = ["pass", "dtype", "neurons", "T", "op ms", "op GB/s", "copy_ GB/s", "clone GB/s"]
     return [
         "## Effective bandwidth of the op",
         "",
-        "GB/s = bytes the pass must move / median time. forward reads x and writes spikes and "
-        "v_last; backward reads x and grad_spikes and writes grad_x; a copy reads and writes x. "
-        "copy_ fills a preallocated tensor; clone allocates its output, as the op does.",
+        "GB/s = bytes the pass must move / median time. forward reads x and writes spikes (a "
+        "layer does not ask for the final membrane); backward reads x and grad_spikes and writes "
+        "grad_x; a copy reads and writes x. copy_ fills a preallocated tensor; clone allocates its "
+        "output, as the op does. Faults: minor page faults per call (first touches of freshly "
+        "mapped output memory).",
         "",
-        *_table([*header, "of copy_", "of clone"], rows),
+        *_table([*header, "of copy_", "of clone", "op faults", "clone faults"], rows),
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import resource
 import statistics
 import time
 from collections.abc import Callable
@@ -43,7 +44,9 @@ def measure(fn: Callable[[], object], device: torch.device, budget: Budget) -> d
 
     Returns:
         median_ms, min_ms, max_ms and iqr_ms (the spread: 75th minus 25th percentile) of the
-        per-call time over the samples, repeats (the number of samples) and calls_per_sample.
+        per-call time over the samples, repeats (the number of samples), calls_per_sample, and
+        page_faults_per_call: the process's minor page faults per timed call (first touches of
+        freshly mapped memory: what fresh large outputs cost on a CPU).
     """
     synchronize(device)
     start = time.perf_counter()
@@ -51,6 +54,7 @@ def measure(fn: Callable[[], object], device: torch.device, budget: Budget) -> d
     synchronize(device)
     calls = min(100, max(1, math.ceil(SAMPLE_S / (time.perf_counter() - start))))
     times: list[float] = []
+    faults_before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     while len(times) < budget.min_repeats or (
         sum(times) * calls < budget.target_s and len(times) < budget.max_repeats
     ):
@@ -59,6 +63,7 @@ def measure(fn: Callable[[], object], device: torch.device, budget: Budget) -> d
             fn()
         synchronize(device)
         times.append((time.perf_counter() - start) / calls)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults_before
     quartiles = statistics.quantiles(times, n=4) if len(times) > 1 else [times[0]] * 3
     return {
         "median_ms": statistics.median(times) * 1e3,
@@ -67,4 +72,5 @@ def measure(fn: Callable[[], object], device: torch.device, budget: Budget) -> d
         "iqr_ms": (quartiles[2] - quartiles[0]) * 1e3,
         "repeats": len(times),
         "calls_per_sample": calls,
+        "page_faults_per_call": faults / (len(times) * calls),
     }

@@ -96,18 +96,26 @@ bool same_layout(const at::Tensor& a, const at::Tensor& b) {
   return true;
 }
 
-// One time slab laid out like x's own slab when that is dense (so channels_last stays
-// channels_last), else contiguous. Every operand and output of a call uses this layout.
-at::Tensor empty_slab_like(const at::Tensor& x) { return at::empty_like(x.select(0, 0)); }
+// The layout of one time slab, as a meta tensor (sizes and strides, no memory): x's own slab layout
+// when that is dense (so channels_last stays channels_last), else contiguous. Every operand and
+// output of a call uses this layout.
+at::Tensor slab_layout(const at::Tensor& x) {
+  return at::empty_like(x.select(0, 0), x.options().device(at::kMeta));
+}
 
-at::Tensor empty_time_major(const at::Tensor& slab, const c10::SymInt& num_steps) {
+at::Tensor empty_slab(const at::Tensor& slab, const at::TensorOptions& options) {
+  return at::empty_strided_symint(slab.sym_sizes(), slab.sym_strides(), options);
+}
+
+at::Tensor empty_time_major(const at::Tensor& slab, const c10::SymInt& num_steps,
+                            const at::TensorOptions& options) {
   std::vector<c10::SymInt> sizes{num_steps};
   std::vector<c10::SymInt> strides{slab.sym_numel()};
   for (int64_t d = 0; d < slab.dim(); ++d) {
     sizes.push_back(slab.sym_size(d));
     strides.push_back(slab.sym_stride(d));
   }
-  return at::empty_strided_symint(sizes, strides, slab.options());
+  return at::empty_strided_symint(sizes, strides, options);
 }
 
 // `tensor` (one slab) in the layout of `slab`, copied only when it differs.
@@ -115,7 +123,7 @@ at::Tensor in_slab_layout(const at::Tensor& tensor, const at::Tensor& slab) {
   if (same_layout(tensor, slab)) {
     return tensor;
   }
-  return at::empty_like(slab).copy_(tensor);
+  return empty_slab(slab, tensor.options()).copy_(tensor);
 }
 
 // `tensor` ([T, ...]) as time slabs in the layout of `slab`, with its time stride. A tensor that is
@@ -128,7 +136,7 @@ std::pair<at::Tensor, int64_t> in_time_major_layout(const at::Tensor& tensor,
   if (same_layout(tensor.select(0, 0), slab)) {
     return {tensor, tensor.stride(0)};
   }
-  at::Tensor copy = empty_time_major(slab, tensor.size(0));
+  at::Tensor copy = empty_time_major(slab, tensor.size(0), tensor.options());
   copy.copy_(tensor);
   return {copy, slab.numel()};
 }
@@ -178,7 +186,7 @@ std::tuple<at::Tensor, at::Tensor> mt_lif_forward(const at::Tensor& x,
                                                   double decay, int64_t num_thresholds,
                                                   double threshold, c10::string_view reset,
                                                   c10::string_view surrogate, double width,
-                                                  bool detach_reset) {
+                                                  bool detach_reset, bool return_state) {
   const NeuronOptions options =
       make_options(num_thresholds, threshold, decay, reset, surrogate, width, detach_reset);
   check_input(x, "x");
@@ -186,19 +194,20 @@ std::tuple<at::Tensor, at::Tensor> mt_lif_forward(const at::Tensor& x,
   if (v0.has_value()) check_operand(*v0, x, "v0", state_shape);
   if (decay_tensor.has_value()) check_decay_tensor(*decay_tensor, x);
 
-  at::Tensor v_last = empty_slab_like(x);
-  at::Tensor spikes = empty_time_major(v_last, x.sym_size(0));
-  if (x.is_meta() || v_last.numel() == 0) {
+  const at::Tensor slab = slab_layout(x);
+  at::Tensor spikes = empty_time_major(slab, x.sym_size(0), x.options());
+  at::Tensor v_last = return_state ? empty_slab(slab, x.options()) : at::empty({0}, x.options());
+  if (x.is_meta() || spikes.numel() == 0) {
     return {spikes, v_last};
   }
 
   ForwardProblem problem;
   problem.options = options;
   problem.device_decay = resolve_decay(decay_tensor, x, problem.options);
-  std::tie(problem.x, problem.x_stride_t) = in_time_major_layout(x, v_last);
-  if (v0.has_value()) problem.v0 = in_slab_layout(*v0, v_last);
+  std::tie(problem.x, problem.x_stride_t) = in_time_major_layout(x, slab);
+  if (v0.has_value()) problem.v0 = in_slab_layout(*v0, slab);
   problem.spikes = spikes;
-  problem.v_last = v_last;
+  if (return_state) problem.v_last = v_last;
   problem.num_steps = x.size(0);
   if (x.is_cuda()) {
     if (!built_with_cuda()) fail_without_cuda();
@@ -224,11 +233,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> mt_lif_backward(
   if (v0.has_value()) check_operand(*v0, x, "v0", state_shape);
   if (decay_tensor.has_value()) check_decay_tensor(*decay_tensor, x);
 
-  const at::Tensor slab = empty_slab_like(x);
-  at::Tensor grad_x = empty_time_major(slab, x.sym_size(0));
-  at::Tensor grad_v0 = v0.has_value() ? at::empty_like(slab) : at::empty({0}, x.options());
+  const at::Tensor slab = slab_layout(x);
+  at::Tensor grad_x = empty_time_major(slab, x.sym_size(0), x.options());
+  at::Tensor grad_v0 = v0.has_value() ? empty_slab(slab, x.options()) : at::empty({0}, x.options());
   at::Tensor grad_decay = at::zeros({}, x.options().dtype(compute_dtype(x.scalar_type())));
-  if (x.is_meta() || slab.numel() == 0) {
+  if (x.is_meta() || grad_x.numel() == 0) {
     return {grad_x, grad_v0, grad_decay};
   }
 

@@ -11,8 +11,8 @@ TORCH_LIBRARY(mtsnn, m) {
   const std::vector<at::Tag> tags{at::Tag::flexible_layout, at::Tag::pt2_compliant_tag};
   m.def(
       "mt_lif(Tensor x, Tensor? v0, Tensor? decay_tensor, float decay, int num_thresholds, "
-      "float threshold, str reset, str surrogate, float width, bool detach_reset) "
-      "-> (Tensor spikes, Tensor v_last)",
+      "float threshold, str reset, str surrogate, float width, bool detach_reset, "
+      "bool return_state=True) -> (Tensor spikes, Tensor v_last)",
       tags);
   m.def(
       "mt_lif_backward(Tensor grad_spikes, Tensor? grad_v_last, Tensor x, Tensor? v0, "

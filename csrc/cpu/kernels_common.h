@@ -8,6 +8,7 @@
 #include <ATen/ops/empty.h>
 
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "mtsnn/kernel_args.h"

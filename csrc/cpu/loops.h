@@ -22,9 +22,25 @@ struct BlockBuffers {
   Acc decay_terms[kBlock];
 };
 
-template <Reset R, typename Scalar, typename Acc>
+// The number of thresholds as the loops see it: FixedK > 0 is K known at compile time (the loops
+// unroll over k), FixedK == 0 is any K, read from the parameters at run time.
+template <int FixedK, typename Acc>
+struct Thresholds {
+  explicit Thresholds(const NeuronParams<Acc>& p) : fixed(p.threshold) {}
+  Acc count(Acc h, const NeuronParams<Acc>&) const { return spike_count(h, fixed); }
+  FixedThresholds<FixedK, Acc> fixed;
+};
+
+template <typename Acc>
+struct Thresholds<0, Acc> {
+  explicit Thresholds(const NeuronParams<Acc>&) {}
+  Acc count(Acc h, const NeuronParams<Acc>& p) const { return spike_count(h, p); }
+};
+
+template <Reset R, int FixedK, typename Scalar, typename Acc>
 void forward_block(const ForwardArgs<Scalar, Acc>& args, int64_t begin, int64_t count, Acc* v) {
   const NeuronParams<Acc> p = args.params;  // a local copy: the stores below cannot alias it
+  const Thresholds<FixedK, Acc> thresholds(p);
   for (int64_t i = 0; i < count; ++i) {
     v[i] = args.v0 ? static_cast<Acc>(args.v0[begin + i]) : Acc(0);
   }
@@ -33,18 +49,21 @@ void forward_block(const ForwardArgs<Scalar, Acc>& args, int64_t begin, int64_t 
     Scalar* spikes = args.spikes + t * args.num_elements + begin;
     for (int64_t i = 0; i < count; ++i) {
       const Acc h = charge(v[i], static_cast<Acc>(x[i]), p.decay);
-      const Acc s = spike_count(h, p);
+      const Acc s = thresholds.count(h, p);
       v[i] = reset_membrane<R>(h, s, p.threshold);
       spikes[i] = static_cast<Scalar>(s);
     }
   }
-  for (int64_t i = 0; i < count; ++i) {
-    args.v_last[begin + i] = static_cast<Scalar>(v[i]);
+  if (args.v_last) {
+    for (int64_t i = 0; i < count; ++i) {
+      args.v_last[begin + i] = static_cast<Scalar>(v[i]);
+    }
   }
 }
 
-// slope = sum_k g(h - k*theta) and first_slope = g(h - theta), summed over k in increasing order as
-// spike_grad does, one k at a time so that the loop over elements stays innermost.
+// For a run-time K: slope = sum_k g(h - k*theta) and first_slope = g(h - theta), summed over k in
+// increasing order as spike_grad does, one k at a time so that the loop over elements stays
+// innermost.
 template <Surrogate S, typename Acc>
 void spike_slopes(const Acc* h, int64_t count, const NeuronParams<Acc>& p, Acc* slope,
                   Acc* first_slope) {
@@ -62,24 +81,36 @@ void spike_slopes(const Acc* h, int64_t count, const NeuronParams<Acc>& p, Acc* 
   }
 }
 
+// The sum of values[0..count) in a fixed order: kLanes interleaved partial sums (which vectorise,
+// unlike one serial chain of additions), then the lanes in order.
 template <typename Acc>
-void spike_slopes(Surrogate surrogate, const Acc* h, int64_t count, const NeuronParams<Acc>& p,
-                  Acc* slope, Acc* first_slope) {
-  switch (surrogate) {
-    case Surrogate::kRectangle:
-      return spike_slopes<Surrogate::kRectangle>(h, count, p, slope, first_slope);
-    case Surrogate::kTriangle:
-      return spike_slopes<Surrogate::kTriangle>(h, count, p, slope, first_slope);
-    case Surrogate::kSigmoid:
-      return spike_slopes<Surrogate::kSigmoid>(h, count, p, slope, first_slope);
+Acc block_sum(const Acc* values, int64_t count) {
+  constexpr int64_t kLanes = 16;
+  Acc lanes[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= count; i += kLanes) {
+    for (int64_t lane = 0; lane < kLanes; ++lane) {
+      lanes[lane] += values[i + lane];
+    }
   }
+  for (; i < count; ++i) {
+    lanes[i % kLanes] += values[i];
+  }
+  Acc total = Acc(0);
+  for (int64_t lane = 0; lane < kLanes; ++lane) {
+    total += lanes[lane];
+  }
+  return total;
 }
 
-// Returns this block's share of dL/d(decay).
-template <Reset R, typename Scalar, typename Acc>
+// Returns this block's share of dL/d(decay) (0 when it is not wanted). For a compile-time K the
+// slopes are computed inside the gradient loop (one pass over the block per step); for a run-time
+// K, by spike_slopes first.
+template <Reset R, Surrogate S, int FixedK, typename Scalar, typename Acc>
 Acc backward_block(const BackwardArgs<Scalar, Acc>& args, int64_t begin, int64_t count,
                    BlockBuffers<Acc>& buf) {
   const NeuronParams<Acc> p = args.params;
+  const Thresholds<FixedK, Acc> thresholds(p);
   const int64_t num_steps = args.num_steps;
   const int64_t n = args.num_elements;
   Acc* v = buf.v;
@@ -95,23 +126,35 @@ Acc backward_block(const BackwardArgs<Scalar, Acc>& args, int64_t begin, int64_t
     Acc* h = buf.membranes.data() + t * kBlock;
     for (int64_t i = 0; i < count; ++i) {
       h[i] = charge(v[i], static_cast<Acc>(x[i]), p.decay);
-      v[i] = reset_membrane<R>(h[i], spike_count(h[i], p), p.threshold);
+      v[i] = reset_membrane<R>(h[i], thresholds.count(h[i], p), p.threshold);
     }
   }
 
   // Backwards through time.
   for (int64_t i = 0; i < count; ++i) {
     grad_v[i] = args.grad_v_last ? static_cast<Acc>(args.grad_v_last[begin + i]) : Acc(0);
-    buf.decay_terms[i] = Acc(0);
+  }
+  if (args.decay_partials) {
+    std::fill_n(buf.decay_terms, count, Acc(0));
   }
   for (int64_t t = num_steps - 1; t >= 0; --t) {
     const Acc* h = buf.membranes.data() + t * kBlock;
     const Scalar* grad_s = args.grad_spikes + t * args.grad_spikes_stride_t + begin;
     Scalar* grad_x = args.grad_x + t * n + begin;
-    spike_slopes(args.surrogate, h, count, p, buf.slope, buf.first_slope);
+    if constexpr (FixedK == 0) {
+      spike_slopes<S>(h, count, p, buf.slope, buf.first_slope);
+    }
     for (int64_t i = 0; i < count; ++i) {
-      grad_h[i] = membrane_grad<R>(h[i], static_cast<Acc>(grad_s[i]), grad_v[i], buf.slope[i],
-                                   buf.first_slope[i], p);
+      Acc slope;
+      Acc first_slope;
+      if constexpr (FixedK == 0) {
+        slope = buf.slope[i];
+        first_slope = buf.first_slope[i];
+      } else {
+        slope = spike_grad<S>(h[i], thresholds.fixed, p.width, first_slope);
+      }
+      grad_h[i] =
+          membrane_grad<R>(h[i], static_cast<Acc>(grad_s[i]), grad_v[i], slope, first_slope, p);
       grad_x[i] = static_cast<Scalar>(grad_h[i]);
       grad_v[i] = p.decay * grad_h[i];
     }
@@ -119,7 +162,8 @@ Acc backward_block(const BackwardArgs<Scalar, Acc>& args, int64_t begin, int64_t
       if (t > 0) {
         const Acc* h_prev = h - kBlock;
         for (int64_t i = 0; i < count; ++i) {
-          const Acc v_prev = reset_membrane<R>(h_prev[i], spike_count(h_prev[i], p), p.threshold);
+          const Acc v_prev =
+              reset_membrane<R>(h_prev[i], thresholds.count(h_prev[i], p), p.threshold);
           buf.decay_terms[i] += grad_h[i] * v_prev;
         }
       } else if (args.v0) {
@@ -134,11 +178,7 @@ Acc backward_block(const BackwardArgs<Scalar, Acc>& args, int64_t begin, int64_t
       args.grad_v0[begin + i] = static_cast<Scalar>(grad_v[i]);
     }
   }
-  Acc decay_sum = Acc(0);
-  for (int64_t i = 0; i < count; ++i) {
-    decay_sum += buf.decay_terms[i];
-  }
-  return decay_sum;
+  return args.decay_partials ? block_sum(buf.decay_terms, count) : Acc(0);
 }
 
 inline int64_t num_blocks(int64_t num_elements) { return (num_elements + kBlock - 1) / kBlock; }
@@ -148,26 +188,60 @@ inline int64_t block_grain(int64_t num_steps) {
   return std::max<int64_t>(1, 64 / std::max<int64_t>(1, num_steps));
 }
 
+// Calls body(reset, fixed_k) with both as compile-time constants (std::integral_constant):
+// fixed_k is K for K <= 4, else 0 (the loops then read K at run time).
+template <typename Body>
+void with_reset_and_k(Reset reset, int64_t num_thresholds, Body&& body) {
+  const auto with_k = [&](auto reset_constant) {
+    switch (num_thresholds) {
+      case 1:
+        return body(reset_constant, std::integral_constant<int, 1>{});
+      case 2:
+        return body(reset_constant, std::integral_constant<int, 2>{});
+      case 3:
+        return body(reset_constant, std::integral_constant<int, 3>{});
+      case 4:
+        return body(reset_constant, std::integral_constant<int, 4>{});
+      default:
+        return body(reset_constant, std::integral_constant<int, 0>{});
+    }
+  };
+  switch (reset) {
+    case Reset::kSoft:
+      return with_k(std::integral_constant<Reset, Reset::kSoft>{});
+    case Reset::kHard:
+      return with_k(std::integral_constant<Reset, Reset::kHard>{});
+    case Reset::kNone:
+      return with_k(std::integral_constant<Reset, Reset::kNone>{});
+  }
+}
+
+template <typename Body>
+void with_surrogate(Surrogate surrogate, Body&& body) {
+  switch (surrogate) {
+    case Surrogate::kRectangle:
+      return body(std::integral_constant<Surrogate, Surrogate::kRectangle>{});
+    case Surrogate::kTriangle:
+      return body(std::integral_constant<Surrogate, Surrogate::kTriangle>{});
+    case Surrogate::kSigmoid:
+      return body(std::integral_constant<Surrogate, Surrogate::kSigmoid>{});
+  }
+}
+
 template <typename Scalar, typename Acc>
 void run_forward(const ForwardArgs<Scalar, Acc>& args, Reset reset) {
   const int64_t blocks = num_blocks(args.num_elements);
-  at::parallel_for(0, blocks, block_grain(args.num_steps), [&](int64_t first, int64_t last) {
-    Acc v[kBlock];
-    for (int64_t b = first; b < last; ++b) {
-      const int64_t begin = b * kBlock;
-      const int64_t count = std::min(kBlock, args.num_elements - begin);
-      switch (reset) {
-        case Reset::kSoft:
-          forward_block<Reset::kSoft>(args, begin, count, v);
-          break;
-        case Reset::kHard:
-          forward_block<Reset::kHard>(args, begin, count, v);
-          break;
-        case Reset::kNone:
-          forward_block<Reset::kNone>(args, begin, count, v);
-          break;
+  const auto num_thresholds = static_cast<int64_t>(args.params.num_thresholds);
+  with_reset_and_k(reset, num_thresholds, [&](auto reset_constant, auto fixed_k) {
+    at::parallel_for(0, blocks, block_grain(args.num_steps), [&](int64_t first, int64_t last) {
+      Acc v[kBlock];
+      for (int64_t b = first; b < last; ++b) {
+        const int64_t begin = b * kBlock;
+        const int64_t count = std::min(kBlock, args.num_elements - begin);
+        forward_block<decltype(reset_constant)::value, decltype(fixed_k)::value>(args, begin, count,
+                                                                                 v);
       }
-    }
+    });
   });
 }
 
@@ -176,27 +250,23 @@ void run_forward(const ForwardArgs<Scalar, Acc>& args, Reset reset) {
 template <typename Scalar, typename Acc>
 void run_backward(const BackwardArgs<Scalar, Acc>& args, Reset reset) {
   const int64_t blocks = num_blocks(args.num_elements);
-  at::parallel_for(0, blocks, block_grain(args.num_steps), [&](int64_t first, int64_t last) {
-    BlockBuffers<Acc> buf(args.num_steps);
-    for (int64_t b = first; b < last; ++b) {
-      const int64_t begin = b * kBlock;
-      const int64_t count = std::min(kBlock, args.num_elements - begin);
-      Acc partial = Acc(0);
-      switch (reset) {
-        case Reset::kSoft:
-          partial = backward_block<Reset::kSoft>(args, begin, count, buf);
-          break;
-        case Reset::kHard:
-          partial = backward_block<Reset::kHard>(args, begin, count, buf);
-          break;
-        case Reset::kNone:
-          partial = backward_block<Reset::kNone>(args, begin, count, buf);
-          break;
-      }
-      if (args.decay_partials) {
-        args.decay_partials[b] = partial;
-      }
-    }
+  const auto num_thresholds = static_cast<int64_t>(args.params.num_thresholds);
+  with_reset_and_k(reset, num_thresholds, [&](auto reset_constant, auto fixed_k) {
+    with_surrogate(args.surrogate, [&](auto surrogate_constant) {
+      at::parallel_for(0, blocks, block_grain(args.num_steps), [&](int64_t first, int64_t last) {
+        BlockBuffers<Acc> buf(args.num_steps);
+        for (int64_t b = first; b < last; ++b) {
+          const int64_t begin = b * kBlock;
+          const int64_t count = std::min(kBlock, args.num_elements - begin);
+          const Acc partial =
+              backward_block<decltype(reset_constant)::value, decltype(surrogate_constant)::value,
+                             decltype(fixed_k)::value>(args, begin, count, buf);
+          if (args.decay_partials) {
+            args.decay_partials[b] = partial;
+          }
+        }
+      });
+    });
   });
 }
 

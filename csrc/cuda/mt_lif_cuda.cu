@@ -67,7 +67,9 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(ForwardArgs<Scalar, A
       v = reset_membrane<R>(h, s, p.threshold);
       args.spikes[t * n + i] = static_cast<Scalar>(s);
     }
-    args.v_last[i] = static_cast<Scalar>(v);
+    if (args.v_last) {
+      args.v_last[i] = static_cast<Scalar>(v);
+    }
   }
 }
 

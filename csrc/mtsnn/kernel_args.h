@@ -15,7 +15,7 @@ struct ForwardArgs {
   int64_t x_stride_t;
   const Scalar* v0;         // null: start from rest (v = 0)
   Scalar* spikes;           // [T, N], time stride N
-  Scalar* v_last;           // [N]
+  Scalar* v_last;           // [N]; null: not wanted
   const Acc* device_decay;  // CUDA only: decay read from device memory; null: params.decay
   int64_t num_steps;
   int64_t num_elements;

@@ -31,7 +31,7 @@ struct ForwardProblem {
   at::Tensor v0;            // undefined: start from rest
   at::Tensor device_decay;  // 0-dim, compute dtype, on x's device; undefined: options.decay
   at::Tensor spikes;        // output [T, N]
-  at::Tensor v_last;        // output [N]
+  at::Tensor v_last;        // output [N]; undefined: not wanted
   int64_t num_steps = 0;
   NeuronOptions options;
 };
@@ -69,7 +69,8 @@ bool built_with_cuda();
 const char* cpu_capability();
 void set_cpu_capability(const std::string& name);
 
-// torch.ops.mtsnn.mt_lif: returns (spikes, v_last). The surrogate options do not change the
+// torch.ops.mtsnn.mt_lif: returns (spikes, v_last); v_last has zero elements unless return_state
+// (then neither memory nor bandwidth is spent on it). The surrogate options do not change the
 // forward pass; they are validated here and travel with the call to its backward pass.
 std::tuple<at::Tensor, at::Tensor> mt_lif_forward(const at::Tensor& x,
                                                   const std::optional<at::Tensor>& v0,
@@ -77,7 +78,7 @@ std::tuple<at::Tensor, at::Tensor> mt_lif_forward(const at::Tensor& x,
                                                   double decay, int64_t num_thresholds,
                                                   double threshold, c10::string_view reset,
                                                   c10::string_view surrogate, double width,
-                                                  bool detach_reset);
+                                                  bool detach_reset, bool return_state = true);
 
 // torch.ops.mtsnn.mt_lif_backward: returns (grad_x, grad_v0, grad_decay). grad_v0 has zero
 // elements when v0 is absent; grad_decay is a 0-dim tensor in compute precision (zero unless

@@ -76,6 +76,30 @@ MTSNN_HD Acc spike_count(Acc h, const NeuronParams<Acc>& p) {
   return h != h ? h : count;
 }
 
+// The thresholds k*theta, k = 1..K, for a K known at compile time. Small K is by far the common
+// case (the paper uses K <= 4); there, K comparisons per element cost fewer operations than the
+// closed form of spike_count, and the surrogate sum unrolls.
+template <int K, typename Acc>
+struct FixedThresholds {
+  static_assert(K >= 1, "at least one threshold");
+  Acc level[K];
+  MTSNN_HD explicit FixedThresholds(Acc theta) {
+    for (int k = 0; k < K; ++k) {
+      level[k] = threshold_at(static_cast<Acc>(k + 1), theta);
+    }
+  }
+};
+
+// spike_count for K = levels' K: the same count for every h, NaN included.
+template <int K, typename Acc>
+MTSNN_HD Acc spike_count(Acc h, const FixedThresholds<K, Acc>& levels) {
+  Acc count = Acc(0);
+  for (int k = 0; k < K; ++k) {
+    count += h >= levels.level[k] ? Acc(1) : Acc(0);
+  }
+  return h != h ? h : count;
+}
+
 // v_t from h_t and s_t. Hard reset zeroes every neuron that spiked; this equals h*(1 - min(s,1))
 // for finite h and also maps h = +inf to 0 instead of NaN.
 template <Reset R, typename Acc>
@@ -111,6 +135,18 @@ MTSNN_HD Acc spike_grad(Acc h, const NeuronParams<Acc>& p) {
   Acc total = Acc(0);
   for (Acc k = Acc(1); k <= p.num_thresholds; k += Acc(1)) {
     total += surrogate_grad<S>(h - threshold_at(k, p.threshold), p.width);
+  }
+  return total;
+}
+
+// spike_grad for K = levels' K (same terms, same order of summation), also returning its first
+// term g(h_t - theta), which the hard reset's gradient needs.
+template <Surrogate S, int K, typename Acc>
+MTSNN_HD Acc spike_grad(Acc h, const FixedThresholds<K, Acc>& levels, Acc width, Acc& first_slope) {
+  first_slope = surrogate_grad<S>(h - levels.level[0], width);
+  Acc total = first_slope;
+  for (int k = 1; k < K; ++k) {
+    total += surrogate_grad<S>(h - levels.level[k], width);
   }
   return total;
 }

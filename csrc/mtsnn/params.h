@@ -36,10 +36,10 @@ ForwardArgs<Scalar, Acc> make_forward_args(const ForwardProblem& problem) {
   args.x_stride_t = problem.x_stride_t;
   args.v0 = optional_data<Scalar>(problem.v0);
   args.spikes = problem.spikes.mutable_data_ptr<Scalar>();
-  args.v_last = problem.v_last.mutable_data_ptr<Scalar>();
+  args.v_last = optional_mutable_data<Scalar>(problem.v_last);
   args.device_decay = optional_data<Acc>(problem.device_decay);
   args.num_steps = problem.num_steps;
-  args.num_elements = problem.v_last.numel();
+  args.num_elements = problem.spikes.numel() / problem.num_steps;
   args.params = make_params<Acc>(problem.options);
   return args;
 }

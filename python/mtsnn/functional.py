@@ -80,6 +80,7 @@ def mt_lif(
         surrogate,
         float(width),
         detach_reset,
+        return_state,
     )
     return (spikes, v_last) if return_state else spikes
 

@@ -151,7 +151,7 @@ TEST_P(KernelsMatchNaiveLoop, AllVariantsThresholdsAndSteps) {
   const std::string original = mtsnn::cpu_capability();
   for (const std::string& variant : cpu_variants()) {
     mtsnn::set_cpu_capability(variant);
-    for (int64_t k : {1, 2, 3, 5}) {
+    for (int64_t k : {1, 2, 3, 4, 5}) {  // 1-4: compile-time K; 5: run-time K
       for (int64_t steps : {1, 2, 3, 8}) {
         SCOPED_TRACE(variant + " K=" + std::to_string(k) + " T=" + std::to_string(steps));
         Options o{k, 0.75, 0.6, reset, surrogate, 0.8, detach};
@@ -181,21 +181,39 @@ TEST(Kernels, ExpandedTimeInputMatchesMaterialised) {
   EXPECT_TRUE(at::equal(v1, v2));
 }
 
+// Without the state the spikes are the same, and v_last is an empty tensor.
+TEST(Kernels, ReturnStateFalseGivesSameSpikesAndNoState) {
+  for (const char* reset : {"soft", "hard", "none"}) {
+    for (int64_t k : {2, 7}) {
+      const at::Tensor x = at::randn({3, 7, 129}, at::kDouble) * 2 + 0.5;
+      const at::Tensor v0 = at::randn({7, 129}, at::kDouble);
+      const auto [s1, v1] = mtsnn::mt_lif_forward(x, v0, std::nullopt, 0.6, k, 0.7, reset,
+                                                  "rectangle", 1.0, false, true);
+      const auto [s2, v2] = mtsnn::mt_lif_forward(x, v0, std::nullopt, 0.6, k, 0.7, reset,
+                                                  "rectangle", 1.0, false, false);
+      EXPECT_TRUE(at::equal(s1, s2)) << reset << " K=" << k;
+      EXPECT_EQ(v1.sizes(), (at::IntArrayRef{7, 129}));
+      EXPECT_EQ(v2.numel(), 0);
+      EXPECT_EQ(v2.scalar_type(), at::kDouble);
+    }
+  }
+}
+
 TEST(Kernels, RegisteredWithTheDispatcher) {
   const auto op =
       c10::Dispatcher::singleton()
           .findSchemaOrThrow("mtsnn::mt_lif", "")
           .typed<std::tuple<at::Tensor, at::Tensor>(
               const at::Tensor&, const std::optional<at::Tensor>&, const std::optional<at::Tensor>&,
-              double, int64_t, double, c10::string_view, c10::string_view, double, bool)>();
+              double, int64_t, double, c10::string_view, c10::string_view, double, bool, bool)>();
   const at::Tensor x = at::randn({2, 64});
   const auto [spikes, v_last] =
-      op.call(x, std::nullopt, std::nullopt, 0.5, 2, 1.0, "hard", "sigmoid", 1.0, false);
+      op.call(x, std::nullopt, std::nullopt, 0.5, 2, 1.0, "hard", "sigmoid", 1.0, false, true);
   const auto [direct, direct_v] = mtsnn::mt_lif_forward(x, std::nullopt, std::nullopt, 0.5, 2, 1.0,
                                                         "hard", "sigmoid", 1.0, false);
   EXPECT_TRUE(at::equal(spikes, direct));
   const auto meta = op.call(x.to(at::kMeta), std::nullopt, std::nullopt, 0.5, 2, 1.0, "hard",
-                            "sigmoid", 1.0, false);
+                            "sigmoid", 1.0, false, true);
   EXPECT_TRUE(std::get<0>(meta).is_meta());
   EXPECT_EQ(std::get<0>(meta).sizes(), x.sizes());
 }

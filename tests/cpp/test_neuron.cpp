@@ -34,6 +34,21 @@ Acc count_by_definition(Acc h, Acc threshold, int64_t num_thresholds) {
   return count;
 }
 
+// spike_count with the thresholds fixed at compile time, for K = 1..4 (what the CPU loops unroll).
+template <typename Acc>
+Acc fixed_count(Acc h, Acc theta, int64_t num_thresholds) {
+  switch (num_thresholds) {
+    case 1:
+      return mtsnn::spike_count(h, mtsnn::FixedThresholds<1, Acc>(theta));
+    case 2:
+      return mtsnn::spike_count(h, mtsnn::FixedThresholds<2, Acc>(theta));
+    case 3:
+      return mtsnn::spike_count(h, mtsnn::FixedThresholds<3, Acc>(theta));
+    default:
+      return mtsnn::spike_count(h, mtsnn::FixedThresholds<4, Acc>(theta));
+  }
+}
+
 template <typename Acc>
 void check_spike_count_on_and_around_every_threshold() {
   std::mt19937 rng(7);
@@ -59,6 +74,10 @@ void check_spike_count_on_and_around_every_threshold() {
     for (const Acc h : probes) {
       ASSERT_EQ(mtsnn::spike_count(h, p), count_by_definition(h, theta, k_max))
           << "h=" << h << " theta=" << theta << " K=" << k_max;
+      if (k_max <= 4) {
+        ASSERT_EQ(fixed_count(h, theta, k_max), count_by_definition(h, theta, k_max))
+            << "fixed K: h=" << h << " theta=" << theta << " K=" << k_max;
+      }
     }
   }
 }
@@ -74,6 +93,50 @@ TEST(SpikeCount, MatchesDefinitionDouble) {
 TEST(SpikeCount, NanMembraneGivesNanSpike) {
   const auto p = params<float>(1.0f, 3);
   EXPECT_TRUE(std::isnan(mtsnn::spike_count(std::nanf(""), p)));
+  EXPECT_TRUE(
+      std::isnan(mtsnn::spike_count(std::nanf(""), mtsnn::FixedThresholds<3, float>(1.0f))));
+}
+
+// The unrolled surrogate sum for a compile-time K is the run-time sum, bit for bit, and its first
+// term is g(h - theta).
+template <Surrogate S, int K>
+void check_fixed_spike_grad() {
+  std::mt19937 rng(11);
+  std::normal_distribution<double> normal(1.5, 2.0);
+  for (const double theta : {0.3, 1.0, 1.7}) {
+    auto p = params<double>(theta, K);
+    p.width = 0.8;
+    const mtsnn::FixedThresholds<K, double> levels(theta);
+    std::vector<double> probes = {std::nan(""), std::numeric_limits<double>::infinity(), 0.0};
+    for (int i = 0; i < 2000; ++i) {
+      probes.push_back(normal(rng));
+    }
+    for (const double h : probes) {
+      double first = 0;
+      const double total = mtsnn::spike_grad<S>(h, levels, p.width, first);
+      const double expected = mtsnn::spike_grad<S>(h, p);
+      if (std::isnan(expected)) {
+        ASSERT_TRUE(std::isnan(total)) << "h=" << h;
+        continue;
+      }
+      ASSERT_EQ(total, expected) << "h=" << h << " theta=" << theta << " K=" << K;
+      ASSERT_EQ(first, (mtsnn::surrogate_grad<S>(h - theta, p.width))) << "h=" << h;
+    }
+  }
+}
+
+template <Surrogate S>
+void check_fixed_spike_grad_all_k() {
+  check_fixed_spike_grad<S, 1>();
+  check_fixed_spike_grad<S, 2>();
+  check_fixed_spike_grad<S, 3>();
+  check_fixed_spike_grad<S, 4>();
+}
+
+TEST(SpikeGrad, FixedThresholdsMatchRunTimeSum) {
+  check_fixed_spike_grad_all_k<Surrogate::kRectangle>();
+  check_fixed_spike_grad_all_k<Surrogate::kTriangle>();
+  check_fixed_spike_grad_all_k<Surrogate::kSigmoid>();
 }
 
 template <Surrogate S>

@@ -12,6 +12,7 @@ from mtsnn.nn import MTLIF
 # Small inputs keep the big CIFAR models fast; each model accepts any size above its stride.
 INPUTS = {
     "convnet": (1, 28),
+    "convnet3": (1, 28),
     "vgg11": (3, 16),
     "vgg16": (3, 16),
     "resnet19": (3, 8),
@@ -75,9 +76,22 @@ def test_gradients_reach_every_parameter(name):
         assert param.grad.abs().sum() > 0, param_name
 
 
+def test_convnet_blocks_follow_channels():
+    model = ConvNet(channels=(8, 16, 32), hidden=20)
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [8, 16, 32]
+    assert sum(isinstance(m, MTLIF) for m in model.modules()) == 4  # one per conv, one hidden
+    assert model(torch.randn(2, 1, 28, 28)).shape == (2, 10)  # 28 -> 14 -> 7 -> 3
+    with pytest.raises(ValueError, match="at least 8"):
+        ConvNet(channels=(8, 16, 32), image_size=7)
+    with pytest.raises(ValueError, match="at least one conv block"):
+        ConvNet(channels=())
+
+
 def test_parameter_counts():
     counts = {name: count_parameters(make(name)[0]) for name in MODELS}
     assert 0.5e6 < counts["convnet"] < 1e6
+    assert 0.6e6 < counts["convnet3"] < 0.7e6
     assert 9.0e6 < counts["vgg11"] < 9.5e6
     assert 14.5e6 < counts["vgg16"] < 15e6
     assert 12.5e6 < counts["resnet19"] < 12.9e6  # the published ResNet-19 has about 12.6 M
@@ -118,7 +132,7 @@ def test_spikes_are_graded():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        (dict(name="lenet"), "unknown model 'lenet'; choose one of convnet, vgg11"),
+        (dict(name="lenet"), "unknown model 'lenet'; choose one of convnet, convnet3, vgg11"),
         (dict(name="vgg11", image_size=8), "needs images of at least 16x16"),
         (dict(name="convnet", timesteps=0), "timesteps must be >= 1"),
         (dict(name="convnet", num_thresholds=0), "num_thresholds"),

@@ -75,6 +75,34 @@ def test_loss_on_final_membrane_only(device):
     torch.testing.assert_close(x.grad, x_ref.grad)
 
 
+def test_without_state_same_spikes_and_gradients(device):
+    # return_state=False skips v_last (an empty placeholder): the spikes and every gradient
+    # through them are those of the full call, and of the reference.
+    x = torch.randn(3, 5, 33, device=device, dtype=torch.float64) * 2 + 0.5
+    v0 = torch.randn(5, 33, device=device, dtype=torch.float64)
+    grad = torch.randn_like(x)
+    options = dict(num_thresholds=3, threshold=0.8, decay=0.6, reset="hard", surrogate="triangle")
+    results = []
+    for run in (
+        lambda x, v0: torch.ops.mtsnn.mt_lif(
+            x, v0, None, 0.6, 3, 0.8, "hard", "triangle", 1.0, False, False
+        ),
+        lambda x, v0: functional.mt_lif(x, v0=v0, return_state=True, **options),
+        lambda x, v0: reference.mt_lif(x, v0=v0, return_state=True, **options),
+    ):
+        x_run, v0_run = x.clone().requires_grad_(), v0.clone().requires_grad_()
+        spikes, v_last = run(x_run, v0_run)
+        torch.autograd.backward(spikes, grad)
+        results.append((spikes.detach(), x_run.grad, v0_run.grad, v_last))
+    (no_state, full, ref) = results
+    assert no_state[3].numel() == 0 and no_state[3].dtype == x.dtype
+    assert full[3].shape == v0.shape
+    for got, expected in zip(no_state[:3], full[:3], strict=True):
+        assert torch.equal(got, expected)
+    for got, expected in zip(no_state[:3], ref[:3], strict=True):
+        torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-12)
+
+
 def test_second_backward_through_retained_graph(device):
     x = torch.randn(2, 4, device=device, requires_grad=True)
     spikes = functional.mt_lif(x)

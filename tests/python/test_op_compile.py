@@ -29,6 +29,7 @@ def _sample_args(device):
     v0 = torch.randn(2, 7, dtype=torch.float64, device=device, requires_grad=True)
     yield (x64, v0, decay, 0.5, 1, 1.2, "none", "triangle", 2.0, False)
     yield (x64[:, :, ::2], None, decay, 0.5, 4, 0.5, "soft", "sigmoid", 1.0, False)
+    yield (x64, v0, decay, 0.5, 2, 0.8, "hard", "rectangle", 1.0, False, False)  # no state
 
 
 def test_opcheck(device):

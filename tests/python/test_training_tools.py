@@ -47,7 +47,7 @@ def test_resume_keeps_stored_values_and_refuses_changes():
     [
         ({"lr": -1.0}, "lr must be a positive number"),
         ({"batch_size": 0}, "batch_size must be >= 1"),
-        ({"model": "lenet"}, "model must be one of convnet, vgg11"),
+        ({"model": "lenet"}, "model must be one of convnet, convnet3, vgg11"),
         ({"width": 0.0}, "width must be a finite number > 0"),
         ({"num_thresholds": 300}, "num_thresholds must be an integer in"),
     ],

@@ -1,4 +1,4 @@
-"""Models by name: build_model("convnet" | "vgg11" | "vgg16" | "resnet19", ...)."""
+"""Models by name: build_model("convnet" | "convnet3" | "vgg11" | "vgg16" | "resnet19", ...)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from mtsnn.models.vgg import VGG
 
 MODELS: dict[str, Callable[..., SpikingClassifier]] = {
     "convnet": ConvNet,
+    "convnet3": functools.partial(ConvNet, channels=(48, 96, 192)),
     "vgg11": functools.partial(VGG, config="vgg11"),
     "vgg16": functools.partial(VGG, config="vgg16"),
     "resnet19": ResNet19,
