@@ -6,6 +6,7 @@
 #pragma GCC target("avx2,fma,f16c")
 namespace mtsnn::cpu {
 namespace avx2 {
+constexpr bool kHalfInstructions = true;  // F16C conversions
 #include "cpu/loops.h"
 }  // namespace avx2
 }  // namespace mtsnn::cpu

@@ -6,6 +6,7 @@
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")
 namespace mtsnn::cpu {
 namespace avx512 {
+constexpr bool kHalfInstructions = true;  // F16C conversions
 #include "cpu/loops.h"
 }  // namespace avx512
 }  // namespace mtsnn::cpu

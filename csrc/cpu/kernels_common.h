@@ -8,6 +8,8 @@
 #include <ATen/ops/empty.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <type_traits>
 #include <vector>
 
@@ -31,8 +33,16 @@ KernelTable avx512_kernels();
 
 // Variants beyond the default one are built with GCC on x86-64, where a function-level target
 // pragma compiles them for an instruction set the rest of the build does not assume.
+// Tells the compiler that a loop's arrays do not overlap (see backward_block).
+#if defined(__GNUC__) && !defined(__clang__)
+#define MTSNN_IVDEP _Pragma("GCC ivdep")
+#else
+#define MTSNN_IVDEP
+#endif
+
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #define MTSNN_CPU_MULTI_ISA 1
+#include <immintrin.h>  // F16C conversions in the variants that have them
 #else
 #define MTSNN_CPU_MULTI_ISA 0
 #endif

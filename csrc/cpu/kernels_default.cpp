@@ -3,6 +3,7 @@
 
 namespace mtsnn::cpu {
 namespace baseline {
+constexpr bool kHalfInstructions = false;  // F16C conversions
 #include "cpu/loops.h"
 }  // namespace baseline
 

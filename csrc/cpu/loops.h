@@ -10,6 +10,79 @@
 
 constexpr int64_t kBlock = 256;
 
+// Conversions of a block between the storage type (Scalar) and the compute type (Acc), kept out
+// of the compute loops: c10's scalar conversions to BFloat16 and Half branch (NaN, rounding), which
+// keeps GCC from vectorising any loop that contains one. The results are c10's: round to nearest
+// even, NaN stays NaN. When Scalar is Acc nothing is converted and the loops use the tensors.
+
+// The block in[0..count) as Acc: `in` itself when no conversion is needed, else `buffer`, filled.
+template <typename Acc, typename Scalar>
+const Acc* load_block(const Scalar* in, int64_t count, Acc* buffer) {
+  if constexpr (std::is_same_v<Scalar, Acc>) {
+    return in;
+  } else {
+    int64_t i = 0;
+#if MTSNN_CPU_MULTI_ISA
+    if constexpr (kHalfInstructions && std::is_same_v<Scalar, c10::Half> &&
+                  std::is_same_v<Acc, float>) {
+      for (; i + 8 <= count; i += 8) {
+        const __m128i half = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i));
+        _mm256_storeu_ps(buffer + i, _mm256_cvtph_ps(half));
+      }
+    }
+#endif
+    for (; i < count; ++i) {
+      buffer[i] = static_cast<Acc>(in[i]);
+    }
+    return buffer;
+  }
+}
+
+// Where the compute loop writes a block bound for `out`: `out` itself, or `buffer` for store_block.
+template <typename Acc, typename Scalar>
+Acc* output_block(Scalar* out, Acc* buffer) {
+  if constexpr (std::is_same_v<Scalar, Acc>) {
+    return out;
+  } else {
+    return buffer;
+  }
+}
+
+// Writes the block in[0..count) to `out`, converted; nothing to do when it was computed in place
+// (output_block returned `out`).
+template <typename Scalar, typename Acc>
+void store_block(const Acc* in, int64_t count, Scalar* out) {
+  if constexpr (std::is_same_v<Scalar, Acc>) {
+    if (in != out) {
+      std::copy_n(in, count, out);
+    }
+  } else {
+    int64_t i = 0;
+    if constexpr (std::is_same_v<Scalar, c10::BFloat16> && std::is_same_v<Acc, float>) {
+      for (; i < count; ++i) {
+        uint32_t bits;
+        std::memcpy(&bits, &in[i], sizeof bits);
+        const auto rounded = static_cast<uint16_t>((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
+        out[i] =
+            c10::BFloat16(in[i] != in[i] ? uint16_t{0x7FC0} : rounded, c10::BFloat16::from_bits());
+      }
+    }
+#if MTSNN_CPU_MULTI_ISA
+    if constexpr (kHalfInstructions && std::is_same_v<Scalar, c10::Half> &&
+                  std::is_same_v<Acc, float>) {
+      for (; i + 8 <= count; i += 8) {
+        const __m128i half =
+            _mm256_cvtps_ph(_mm256_loadu_ps(in + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), half);
+      }
+    }
+#endif
+    for (; i < count; ++i) {
+      out[i] = static_cast<Scalar>(in[i]);
+    }
+  }
+}
+
 template <typename Acc>
 struct BlockBuffers {
   explicit BlockBuffers(int64_t num_steps) : membranes(static_cast<size_t>(num_steps * kBlock)) {}
@@ -20,6 +93,8 @@ struct BlockBuffers {
   Acc slope[kBlock];
   Acc first_slope[kBlock];
   Acc decay_terms[kBlock];
+  Acc input[kBlock];   // a converted input block (load_block)
+  Acc output[kBlock];  // an output block before conversion (output_block, store_block)
 };
 
 // The number of thresholds as the loops see it: FixedK > 0 is K known at compile time (the loops
@@ -37,27 +112,37 @@ struct Thresholds<0, Acc> {
   Acc count(Acc h, const NeuronParams<Acc>& p) const { return spike_count(h, p); }
 };
 
+// buf.v = v0 of the block, or 0 (rest).
+template <typename Scalar, typename Acc>
+void start_membranes(const Scalar* v0, int64_t begin, int64_t count, BlockBuffers<Acc>& buf) {
+  if (v0) {
+    std::copy_n(load_block(v0 + begin, count, buf.input), count, buf.v);
+  } else {
+    std::fill_n(buf.v, count, Acc(0));
+  }
+}
+
 template <Reset R, int FixedK, typename Scalar, typename Acc>
-void forward_block(const ForwardArgs<Scalar, Acc>& args, int64_t begin, int64_t count, Acc* v) {
+void forward_block(const ForwardArgs<Scalar, Acc>& args, int64_t begin, int64_t count,
+                   BlockBuffers<Acc>& buf) {
   const NeuronParams<Acc> p = args.params;  // a local copy: the stores below cannot alias it
   const Thresholds<FixedK, Acc> thresholds(p);
-  for (int64_t i = 0; i < count; ++i) {
-    v[i] = args.v0 ? static_cast<Acc>(args.v0[begin + i]) : Acc(0);
-  }
+  Acc* v = buf.v;
+  start_membranes(args.v0, begin, count, buf);
   for (int64_t t = 0; t < args.num_steps; ++t) {
-    const Scalar* x = args.x + t * args.x_stride_t + begin;
+    const Acc* x = load_block(args.x + t * args.x_stride_t + begin, count, buf.input);
     Scalar* spikes = args.spikes + t * args.num_elements + begin;
+    Acc* s = output_block(spikes, buf.output);
+    MTSNN_IVDEP  // as in backward_block
     for (int64_t i = 0; i < count; ++i) {
-      const Acc h = charge(v[i], static_cast<Acc>(x[i]), p.decay);
-      const Acc s = thresholds.count(h, p);
-      v[i] = reset_membrane<R>(h, s, p.threshold);
-      spikes[i] = static_cast<Scalar>(s);
+      const Acc h = charge(v[i], x[i], p.decay);
+      s[i] = thresholds.count(h, p);
+      v[i] = reset_membrane<R>(h, s[i], p.threshold);
     }
+    store_block(s, count, spikes);
   }
   if (args.v_last) {
-    for (int64_t i = 0; i < count; ++i) {
-      args.v_last[begin + i] = static_cast<Scalar>(v[i]);
-    }
+    store_block(v, count, args.v_last + begin);
   }
 }
 
@@ -118,32 +203,39 @@ Acc backward_block(const BackwardArgs<Scalar, Acc>& args, int64_t begin, int64_t
   Acc* grad_h = buf.grad_h;
 
   // Forward again, keeping h_t.
-  for (int64_t i = 0; i < count; ++i) {
-    v[i] = args.v0 ? static_cast<Acc>(args.v0[begin + i]) : Acc(0);
-  }
+  start_membranes(args.v0, begin, count, buf);
   for (int64_t t = 0; t < num_steps; ++t) {
-    const Scalar* x = args.x + t * args.x_stride_t + begin;
+    const Acc* x = load_block(args.x + t * args.x_stride_t + begin, count, buf.input);
     Acc* h = buf.membranes.data() + t * kBlock;
+    MTSNN_IVDEP  // as below
     for (int64_t i = 0; i < count; ++i) {
-      h[i] = charge(v[i], static_cast<Acc>(x[i]), p.decay);
+      h[i] = charge(v[i], x[i], p.decay);
       v[i] = reset_membrane<R>(h[i], thresholds.count(h[i], p), p.threshold);
     }
   }
 
   // Backwards through time.
-  for (int64_t i = 0; i < count; ++i) {
-    grad_v[i] = args.grad_v_last ? static_cast<Acc>(args.grad_v_last[begin + i]) : Acc(0);
+  if (args.grad_v_last) {
+    std::copy_n(load_block(args.grad_v_last + begin, count, buf.input), count, grad_v);
+  } else {
+    std::fill_n(grad_v, count, Acc(0));
   }
   if (args.decay_partials) {
     std::fill_n(buf.decay_terms, count, Acc(0));
   }
   for (int64_t t = num_steps - 1; t >= 0; --t) {
     const Acc* h = buf.membranes.data() + t * kBlock;
-    const Scalar* grad_s = args.grad_spikes + t * args.grad_spikes_stride_t + begin;
+    const Acc* grad_s =
+        load_block(args.grad_spikes + t * args.grad_spikes_stride_t + begin, count, buf.input);
     Scalar* grad_x = args.grad_x + t * n + begin;
+    Acc* grad_x_out = output_block(grad_x, buf.output);
     if constexpr (FixedK == 0) {
       spike_slopes<S>(h, count, p, buf.slope, buf.first_slope);
     }
+    // The block's buffers and the tensors never overlap (outputs are fresh allocations), which
+    // GCC cannot prove; without this its run-time overlap check can send the loop down its
+    // scalar version.
+    MTSNN_IVDEP
     for (int64_t i = 0; i < count; ++i) {
       Acc slope;
       Acc first_slope;
@@ -153,11 +245,11 @@ Acc backward_block(const BackwardArgs<Scalar, Acc>& args, int64_t begin, int64_t
       } else {
         slope = spike_grad<S>(h[i], thresholds.fixed, p.width, first_slope);
       }
-      grad_h[i] =
-          membrane_grad<R>(h[i], static_cast<Acc>(grad_s[i]), grad_v[i], slope, first_slope, p);
-      grad_x[i] = static_cast<Scalar>(grad_h[i]);
+      grad_h[i] = membrane_grad<R>(h[i], grad_s[i], grad_v[i], slope, first_slope, p);
+      grad_x_out[i] = grad_h[i];
       grad_v[i] = p.decay * grad_h[i];
     }
+    store_block(grad_x_out, count, grad_x);
     if (args.decay_partials) {  // dh_t/d(decay) = v_{t-1}
       if (t > 0) {
         const Acc* h_prev = h - kBlock;
@@ -167,16 +259,15 @@ Acc backward_block(const BackwardArgs<Scalar, Acc>& args, int64_t begin, int64_t
           buf.decay_terms[i] += grad_h[i] * v_prev;
         }
       } else if (args.v0) {
+        const Acc* v0 = load_block(args.v0 + begin, count, buf.input);
         for (int64_t i = 0; i < count; ++i) {
-          buf.decay_terms[i] += grad_h[i] * static_cast<Acc>(args.v0[begin + i]);
+          buf.decay_terms[i] += grad_h[i] * v0[i];
         }
       }
     }
   }
   if (args.grad_v0) {
-    for (int64_t i = 0; i < count; ++i) {
-      args.grad_v0[begin + i] = static_cast<Scalar>(grad_v[i]);
-    }
+    store_block(grad_v, count, args.grad_v0 + begin);
   }
   return args.decay_partials ? block_sum(buf.decay_terms, count) : Acc(0);
 }
@@ -234,12 +325,12 @@ void run_forward(const ForwardArgs<Scalar, Acc>& args, Reset reset) {
   const auto num_thresholds = static_cast<int64_t>(args.params.num_thresholds);
   with_reset_and_k(reset, num_thresholds, [&](auto reset_constant, auto fixed_k) {
     at::parallel_for(0, blocks, block_grain(args.num_steps), [&](int64_t first, int64_t last) {
-      Acc v[kBlock];
+      BlockBuffers<Acc> buf(0);
       for (int64_t b = first; b < last; ++b) {
         const int64_t begin = b * kBlock;
         const int64_t count = std::min(kBlock, args.num_elements - begin);
         forward_block<decltype(reset_constant)::value, decltype(fixed_k)::value>(args, begin, count,
-                                                                                 v);
+                                                                                 buf);
       }
     });
   });
