@@ -21,7 +21,8 @@ def row(path: Path) -> str:
     )
     timesteps = 1 if config["ann"] else config["timesteps"]
     return (
-        f"| {path.parent.name} | {config['dataset']} | {neuron} | {timesteps} | "
+        f"| {path.parent.name} | {config['dataset']} | {config['model']} | {neuron} | "
+        f"{timesteps} | "
         f"{config['epochs']} | {100 * summary['final_test_accuracy']:.2f} % | "
         f"{summary['wall_clock_s'] / 60:.1f} | {summary['images_per_s']:.0f} |"
     )
@@ -30,9 +31,10 @@ def row(path: Path) -> str:
 def main(paths: list[str]) -> None:
     """Print the header and one row per summary file."""
     print(
-        "| run | dataset | neuron | T | epochs | test accuracy (final epoch) | minutes | images/s |"
+        "| run | dataset | model | neuron | T | epochs | test accuracy (final epoch) | minutes "
+        "| images/s |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name in paths:
         print(row(Path(name)))
 
