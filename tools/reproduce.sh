@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Re-runs the README's results table (CPU): MNIST and Fashion-MNIST at T = 1 and 2 with their ANN
 # twins, the T = 2 ablations over K and the surrogate (3 epochs each), and a short CIFAR-10 (JPEG
-# q75) run on a 4,000-image subset that shows the pipeline learns on the CPU. Each run writes
+# q75) run on a 4,000-image subset that shows the pipeline learns on the CPU. The Fashion-MNIST
+# runs made with the earlier default model pin it (--model convnet). Each run writes
 # runs/<name>/summary.json with its exact command line, seed and final-epoch test accuracy.
 #
 #   MNIST_DIR=... FASHION_DIR=... bash tools/reproduce.sh [name ...]   # default: every run
@@ -15,14 +16,14 @@ train() { .venv/bin/python -m mtsnn train --threads 2 --quiet --seed 0 "$@"; }
 declare -A runs=(
   [mnist-T2-K3]="--dataset mnist --data-dir $mnist --timesteps 2"
   [mnist-T2-K3-12ep]="--dataset mnist --data-dir $mnist --timesteps 2 --epochs 12"
-  [fashion-T2-K3]="--dataset fashion-mnist --data-dir $fashion --timesteps 2"
+  [fashion-T2-K3]="--dataset fashion-mnist --data-dir $fashion --timesteps 2 --model convnet"
   [fashion-T2-K3-convnet3]="--dataset fashion-mnist --data-dir $fashion --timesteps 2 --model convnet3"
   [mnist-T2-K3-convnet3]="--dataset mnist --data-dir $mnist --timesteps 2 --model convnet3"
   [fashion-ann-convnet3]="--dataset fashion-mnist --data-dir $fashion --ann --model convnet3"
   [mnist-ann]="--dataset mnist --data-dir $mnist --ann"
-  [fashion-ann]="--dataset fashion-mnist --data-dir $fashion --ann"
+  [fashion-ann]="--dataset fashion-mnist --data-dir $fashion --ann --model convnet"
   [mnist-T1-K3]="--dataset mnist --data-dir $mnist --timesteps 1"
-  [fashion-T1-K3]="--dataset fashion-mnist --data-dir $fashion --timesteps 1"
+  [fashion-T1-K3]="--dataset fashion-mnist --data-dir $fashion --timesteps 1 --model convnet"
   [ablation-K1]="--dataset mnist --data-dir $mnist --epochs 3 --num-thresholds 1"
   [ablation-K2]="--dataset mnist --data-dir $mnist --epochs 3 --num-thresholds 2"
   [ablation-K3]="--dataset mnist --data-dir $mnist --epochs 3 --num-thresholds 3"
