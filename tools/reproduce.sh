@@ -20,6 +20,7 @@ declare -A runs=(
   [fashion-T2-K3-convnet3]="--dataset fashion-mnist --data-dir $fashion --timesteps 2 --model convnet3"
   [mnist-T2-K3-convnet3]="--dataset mnist --data-dir $mnist --timesteps 2 --model convnet3"
   [fashion-ann-convnet3]="--dataset fashion-mnist --data-dir $fashion --ann --model convnet3"
+  [mnist-ann-convnet3]="--dataset mnist --data-dir $mnist --ann --model convnet3"
   [mnist-ann]="--dataset mnist --data-dir $mnist --ann"
   [fashion-ann]="--dataset fashion-mnist --data-dir $fashion --ann --model convnet"
   [mnist-T1-K3]="--dataset mnist --data-dir $mnist --timesteps 1"
@@ -32,7 +33,7 @@ declare -A runs=(
   [ablation-sigmoid]="--dataset mnist --data-dir $mnist --epochs 3 --surrogate sigmoid"
   [cifar10-subset]="--dataset cifar10 --data-dir $cifar --model vgg11 --epochs 3 --limit-train 4000 --limit-test 1000"
 )
-order=(mnist-T2-K3 mnist-T2-K3-12ep fashion-T2-K3 fashion-T2-K3-convnet3 mnist-T2-K3-convnet3 fashion-ann-convnet3 mnist-ann fashion-ann mnist-T1-K3 fashion-T1-K3 ablation-K1
+order=(mnist-T2-K3 mnist-T2-K3-12ep fashion-T2-K3 fashion-T2-K3-convnet3 mnist-T2-K3-convnet3 mnist-ann-convnet3 fashion-ann-convnet3 mnist-ann fashion-ann mnist-T1-K3 fashion-T1-K3 ablation-K1
   ablation-K2 ablation-K3 ablation-K4 ablation-triangle ablation-sigmoid cifar10-subset)
 for name in "${@:-${order[@]}}"; do
   # shellcheck disable=SC2086  # the option strings split into words on purpose
