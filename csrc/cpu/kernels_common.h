@@ -31,8 +31,6 @@ KernelTable avx512_kernels();
 
 }  // namespace mtsnn::cpu
 
-// Variants beyond the default one are built with GCC on x86-64, where a function-level target
-// pragma compiles them for an instruction set the rest of the build does not assume.
 // Tells the compiler that a loop's arrays do not overlap (see backward_block).
 #if defined(__GNUC__) && !defined(__clang__)
 #define MTSNN_IVDEP _Pragma("GCC ivdep")
@@ -40,6 +38,8 @@ KernelTable avx512_kernels();
 #define MTSNN_IVDEP
 #endif
 
+// Variants beyond the default one are built with GCC on x86-64, where a function-level target
+// pragma compiles them for an instruction set the rest of the build does not assume.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #define MTSNN_CPU_MULTI_ISA 1
 #include <immintrin.h>  // F16C conversions in the variants that have them
