@@ -11,7 +11,7 @@ from op_cases import RESETS, SURROGATES, assert_same, run_both, spread_input
 import mtsnn
 from mtsnn import functional, reference
 
-THRESHOLD_COUNTS = (1, 2, 3, 5)
+THRESHOLD_COUNTS = (1, 2, 3, 4, 5)  # the CPU kernels fix K = 1..4 at compile time; 5: run time
 STEPS = (1, 2, 3, 8)
 
 
@@ -137,6 +137,33 @@ def test_every_cpu_variant_matches_reference():
             assert_same(fused, ref, torch.float32)
     mtsnn.set_cpu_capability(current)
     assert "default" in variants
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("num_thresholds", [3, 5])
+def test_every_cpu_variant_reduced_precision_matches_reference(dtype, num_thresholds):
+    # Each variant converts float16/bfloat16 blocks its own way (F16C or scalar), around both the
+    # compile-time-K and the run-time-K loops.
+    current = mtsnn.cpu_capability()
+    shape = (3, 1031)  # not a multiple of the block or vector width
+    for name in ("default", "avx2", "avx512"):
+        try:
+            mtsnn.set_cpu_capability(name)
+        except ValueError:
+            continue
+        fused, ref = run_both(
+            spread_input(shape, num_thresholds, 1.0, dtype, "cpu"),
+            torch.randn(shape).to(dtype),
+            torch.randn(shape[1:]).to(dtype),
+            num_thresholds=num_thresholds,
+            decay=0.7,
+            v0=spread_input(shape[1:], num_thresholds, 1.0, dtype, "cpu"),
+            reset="hard",
+            surrogate="triangle",
+        )
+        assert fused["spikes"].dtype == dtype
+        assert_same(fused, ref, dtype)
+    mtsnn.set_cpu_capability(current)
 
 
 def test_unknown_cpu_variant_is_refused():
