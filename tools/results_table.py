@@ -1,6 +1,11 @@
-"""Print the markdown results table of the runs whose summary.json files are given.
+"""Print the markdown results tables of the runs whose summary.json files are given.
 
 python tools/results_table.py results/*/summary.json
+
+Runs trained on the whole training set go into the results table (final-epoch test accuracy);
+runs that held validation images out (--validation) go into a separate recipe-selection table
+that shows only their validation figures, because recipes are chosen on those, never on the test
+set.
 """
 
 from __future__ import annotations
@@ -8,35 +13,72 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 
-def row(path: Path) -> str:
-    """One table row from a run's summary.json."""
-    summary = json.loads(path.read_text())
+def neuron(config: dict[str, Any]) -> str:
+    """The neuron column: the ReLU twin or MT-LIF with its K and surrogate."""
+    if config["ann"]:
+        return "ReLU (ANN twin)"
+    return f"MT-LIF K={config['num_thresholds']}, {config['surrogate']}"
+
+
+def augmentation(config: dict[str, Any]) -> str:
+    """The augmentation column: crop/flip per dataset, plus rotation and zoom when used."""
+    if not config["augment"]:
+        return "none"
+    extra = []
+    if config.get("rotation"):
+        extra.append(f"rotation ±{config['rotation']:g}°")
+    if config.get("scaling"):
+        extra.append(f"zoom ±{100 * config['scaling']:g} %")
+    return ", ".join(["crop/flip", *extra])
+
+
+def result_row(path: Path, summary: dict[str, Any]) -> str:
+    """One results-table row from a run's summary.json."""
     config = summary["config"]
-    neuron = (
-        "ReLU (ANN twin)"
-        if config["ann"]
-        else (f"MT-LIF K={config['num_thresholds']}, {config['surrogate']}")
-    )
     timesteps = 1 if config["ann"] else config["timesteps"]
     return (
-        f"| {path.parent.name} | {config['dataset']} | {config['model']} | {neuron} | "
-        f"{timesteps} | "
-        f"{config['epochs']} | {100 * summary['final_test_accuracy']:.2f} % | "
+        f"| {path.parent.name} | {config['dataset']} | {config['model']} | {neuron(config)} | "
+        f"{timesteps} | {config['epochs']} | {100 * summary['final_test_accuracy']:.2f} % | "
         f"{summary['wall_clock_s'] / 60:.1f} | {summary['images_per_s']:.0f} |"
     )
 
 
+def selection_row(path: Path, summary: dict[str, Any]) -> str:
+    """One recipe-selection row: the run's validation figures only."""
+    config, data = summary["config"], summary["dataset"]
+    return (
+        f"| {path.parent.name} | {config['dataset']} | {config['model']} | {neuron(config)} | "
+        f"{augmentation(config)} | {config['epochs']} | {data['train_images']} / "
+        f"{data['validation_images']} | {100 * summary['final_validation_accuracy']:.2f} % | "
+        f"{summary['final_validation_loss']:.4f} |"
+    )
+
+
 def main(paths: list[str]) -> None:
-    """Print the header and one row per summary file."""
+    """Print the results table, then the recipe-selection table if any run held images out."""
+    summaries = [(Path(name), json.loads(Path(name).read_text())) for name in paths]
+    held_out = [bool(summary["dataset"].get("validation_images")) for _, summary in summaries]
+    results = [item for item, selects in zip(summaries, held_out, strict=True) if not selects]
+    selection = [item for item, selects in zip(summaries, held_out, strict=True) if selects]
     print(
         "| run | dataset | model | neuron | T | epochs | test accuracy (final epoch) | minutes "
         "| images/s |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for name in paths:
-        print(row(Path(name)))
+    for path, summary in results:
+        print(result_row(path, summary))
+    if selection:
+        print()
+        print(
+            "| run | dataset | model | neuron | augmentation | epochs | train / validation "
+            "images | validation accuracy (final epoch) | validation loss |"
+        )
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        for path, summary in selection:
+            print(selection_row(path, summary))
 
 
 if __name__ == "__main__":

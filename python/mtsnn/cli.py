@@ -35,6 +35,7 @@ from mtsnn.options import (
 )
 from mtsnn.training import (
     DATASET_DEFAULTS,
+    EVAL_SPLITS,
     OPTIMIZERS,
     CheckpointError,
     ConfigError,
@@ -141,11 +142,30 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
         help="test on N images (a fixed random subset)",
     )
     model.add_argument(
+        "--validation",
+        type=NON_NEGATIVE_INT,
+        metavar="N",
+        help="hold N training images out and evaluate them every epoch: choose recipes on "
+        "these, not on the test set (the same N images for every run; default: 0)",
+    )
+    model.add_argument(
         "--augment",
         action=argparse.BooleanOptionalAction,
         help="random crop, plus horizontal flip where the dataset allows ("
         + _per_dataset("augment")
         + ")",
+    )
+    model.add_argument(
+        "--rotation",
+        type=_number(float, 0.0, 180.0),
+        metavar="DEGREES",
+        help="with --augment, also rotate by a random angle within +-DEGREES (default: 0)",
+    )
+    model.add_argument(
+        "--scaling",
+        type=_number(float, 0.0, 0.99),
+        metavar="S",
+        help="with --augment, also zoom by a random factor within 1 +- S (default: 0)",
     )
 
     optim = parser.add_argument_group("optimisation (cosine learning-rate schedule)")
@@ -212,11 +232,18 @@ def _add_eval_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "eval",
         help="test accuracy of a saved run",
-        description="Evaluate a run's checkpoint on its test set (same images as in training).",
+        description="Evaluate a run's checkpoint on its test set, or on the validation images "
+        "it held out (the same images as in training).",
     )
     parser.set_defaults(handler=_eval, parser=parser)
     parser.add_argument(
         "--checkpoint", required=True, type=Path, help="run directory or its checkpoint.json"
+    )
+    parser.add_argument(
+        "--split",
+        choices=EVAL_SPLITS,
+        default="test",
+        help="validation: the images held out by train --validation (default: test)",
     )
     parser.add_argument("--data-dir", help="look for the dataset here first")
     parser.add_argument("--download", action="store_true", help="download it if not found")
@@ -310,19 +337,23 @@ def _eval(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     result = evaluate_checkpoint(
-        args.checkpoint, data_dir=args.data_dir, download=args.download, device=args.device
+        args.checkpoint,
+        split=args.split,
+        data_dir=args.data_dir,
+        download=args.download,
+        device=args.device,
     )
     if result["source"] != result["recorded_source"]:
         print(
-            f"mtsnn eval: warning: the test set was read from {result['source']}, the run's "
-            f"from {result['recorded_source']}",
+            f"mtsnn eval: warning: the {args.split} images were read from {result['source']}, "
+            f"the run's from {result['recorded_source']}",
             file=sys.stderr,
         )
     if args.json:
         print(json.dumps(result))
     else:
         print(
-            f"test accuracy {100 * result['accuracy']:.2f}% ({result['correct']}/"
+            f"{args.split} accuracy {100 * result['accuracy']:.2f}% ({result['correct']}/"
             f"{result['images']} images), loss {result['loss']:.4f}; the run recorded "
             f"{100 * result['recorded_accuracy']:.2f}% after epoch {result['epoch']}"
         )

@@ -42,6 +42,9 @@ def run_dir(data_dir, tmp_path_factory):
         (["train", "--model", "lenet"], "argument --model: invalid choice: 'lenet'"),
         (["train", "--surrogate", "gauss"], "argument --surrogate: invalid choice: 'gauss'"),
         (["train", "--optimizer", "lamb"], "argument --optimizer: invalid choice: 'lamb'"),
+        (["train", "--validation", "-5"], "argument --validation: -5 must be >= 0"),
+        (["train", "--rotation", "200"], "argument --rotation: 200 must be <= 180.0"),
+        (["eval", "--checkpoint", "x", "--split", "train"], "argument --split: invalid choice"),
         (["eval"], "the following arguments are required: --checkpoint"),
         (["fly"], "invalid choice: 'fly'"),
         ([], "the following arguments are required: COMMAND"),
@@ -108,6 +111,28 @@ def test_eval_prints_the_accuracy_and_the_recorded_one(run_dir, capsys):
     recorded = json.loads((run_dir / "summary.json").read_text())["final_test_accuracy"]
     assert out.startswith(f"test accuracy {100 * recorded:.2f}% (")
     assert f"the run recorded {100 * recorded:.2f}% after epoch 2" in out
+
+
+def test_validation_images_are_held_out_logged_and_evaluated(data_dir, tmp_path, capsys):
+    out = tmp_path / "held-out"
+    argv = train_argv(data_dir, out, "--validation", "16", "--rotation", "10", "--scaling", "0.1")
+    assert main(argv) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["dataset"]["train_images"] == 48
+    assert summary["dataset"]["validation_images"] == 16
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["validation_accuracy"] for r in log][-1] == summary["final_validation_accuracy"]
+    capsys.readouterr()
+    assert main(["eval", "--checkpoint", str(out), "--split", "validation", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert (result["split"], result["images"]) == ("validation", 16)
+    assert result["accuracy"] == result["recorded_accuracy"]
+    assert result["recorded_accuracy"] == summary["final_validation_accuracy"]
+
+
+def test_eval_of_validation_needs_a_run_that_held_images_out(run_dir, capsys):
+    assert main(["eval", "--checkpoint", str(run_dir), "--split", "validation"]) == 2
+    assert "held out no validation images" in capsys.readouterr().err
 
 
 def test_eval_of_a_damaged_checkpoint_fails_with_the_file_name(run_dir, tmp_path, capsys):

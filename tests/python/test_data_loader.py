@@ -160,3 +160,82 @@ def test_unknown_dataset_needs_normalize_false() -> None:
     with pytest.raises(ValueError, match="no normalisation constants for dataset 'custom'"):
         BatchLoader(custom, 2, shuffle=False, augment=False)
     assert len(BatchLoader(custom, 2, shuffle=False, augment=False, normalize=False)) == 2
+
+
+def dot_image(height: int, width: int, row: int, column: int) -> torch.Tensor:
+    """A float [1, 1, H, W] image, black but for one white pixel at (row, column)."""
+    image = torch.zeros(1, 1, height, width)
+    image[0, 0, row, column] = 255.0
+    return image
+
+
+def brightest(image: torch.Tensor) -> tuple[int, int]:
+    index = int(image.flatten().argmax())
+    return divmod(index, image.shape[-1])
+
+
+def test_rotate_scale_without_change_is_the_identity() -> None:
+    images = dataset(4).images.float()
+    out = data.rotate_scale(images, torch.zeros(4), torch.ones(4))
+    torch.testing.assert_close(out, images, atol=1e-3, rtol=0)
+
+
+def test_quarter_turn_is_counter_clockwise_like_rot90() -> None:
+    images = dataset(4).images.float()
+    out = data.rotate_scale(images, torch.full((4,), torch.pi / 2), torch.ones(4))
+    torch.testing.assert_close(out, torch.rot90(images, 1, (2, 3)), atol=1e-3, rtol=0)
+
+
+def test_rotation_of_a_non_square_image_keeps_distances() -> None:
+    # 9 x 15 image, centre (4, 7); a dot 3 columns right of it goes 3 rows up, not 3 * 9/15.
+    image = dot_image(9, 15, 4, 10)
+    quarter = data.rotate_scale(image, torch.tensor([torch.pi / 2]), torch.ones(1))
+    assert brightest(quarter) == (1, 7)
+    assert float(quarter.max()) == pytest.approx(255.0, abs=1e-2)
+    half = data.rotate_scale(image, torch.tensor([torch.pi]), torch.ones(1))
+    assert brightest(half) == (4, 4)
+
+
+def test_scaling_zooms_about_the_centre() -> None:
+    image = dot_image(9, 15, 4, 9)  # 2 columns right of the centre
+    assert brightest(data.rotate_scale(image, torch.zeros(1), torch.tensor([2.0]))) == (4, 11)
+    shrunk = data.rotate_scale(image, torch.zeros(1), torch.tensor([0.5]))
+    assert brightest(shrunk) == (4, 8)
+    assert float(shrunk.sum()) == pytest.approx(255.0, abs=1e-2)  # sampled: exactly one hit
+
+
+def test_loader_rotation_is_deterministic_and_adds_to_the_crop() -> None:
+    def first_batch(**options: float) -> torch.Tensor:
+        loader = BatchLoader(dataset(8, "mnist", 1, 12), 8, shuffle=False, augment=True, **options)
+        return next(iter(loader))[0]
+
+    cropped = first_batch()
+    assert torch.equal(cropped, first_batch(rotation=0.0, scaling=0.0))  # no extra draws
+    rotated = first_batch(rotation=30.0, scaling=0.2)
+    assert torch.equal(rotated, first_batch(rotation=30.0, scaling=0.2))
+    assert not torch.equal(rotated, cropped)
+    assert not torch.equal(rotated, first_batch(rotation=30.0))
+
+
+def test_random_rotate_scale_stays_within_its_ranges() -> None:
+    image = dot_image(31, 31, 15, 25).expand(64, 1, 31, 31)
+    out = data.random_rotate_scale(image, torch.Generator().manual_seed(0), 20.0, 0.1)
+    for sample in out:
+        row, column = brightest(sample)
+        radius = ((row - 15) ** 2 + (column - 15) ** 2) ** 0.5
+        angle = torch.atan2(torch.tensor(15.0 - row), torch.tensor(column - 15.0))
+        assert 9 - 1 <= radius <= 11 + 1
+        assert abs(float(angle)) <= torch.pi / 9 + 0.1
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"rotation": 181.0, "augment": True}, "rotation in"),
+        ({"scaling": 1.0, "augment": True}, "scaling in"),
+        ({"rotation": 10.0, "augment": False}, "need augment=True"),
+    ],
+)
+def test_invalid_rotation_and_scaling(options: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        BatchLoader(dataset(), 2, shuffle=False, **options)

@@ -78,8 +78,10 @@ def test_run_writes_log_checkpoint_and_summary(straight, data_dir):
         "source": str(data_dir),
         "is_sample": False,
         "train_images": 64,
+        "validation_images": 0,
         "test_images": 40,
     }
+    assert summary["final_validation_accuracy"] is None
     assert summary["wall_clock_s"] > 0 and summary["images_per_s"] > 0
     assert {"cpu", "cpu_cores", "gpus"} <= set(summary["machine"])
     assert {"python", "torch", "mtsnn"} <= set(summary["versions"])
@@ -101,6 +103,16 @@ def test_extending_a_finished_run_matches_a_straight_run(straight, data_dir, tmp
     assert main(train_argv(data_dir, out, "--epochs", "1")) == 0
     assert main(["train", "--out", str(out), "--resume", "--epochs", "3", "--quiet"]) == 0
     assert_same_run(out, straight)
+
+
+def test_resume_with_validation_and_rotation_matches_a_straight_run(data_dir, tmp_path):
+    options = ("--validation", "16", "--rotation", "15", "--scaling", "0.1")
+    straight_out, resumed_out = tmp_path / "straight", tmp_path / "resumed"
+    assert main(train_argv(data_dir, straight_out, *options)) == 0
+    assert main(train_argv(data_dir, resumed_out, *options, "--epochs", "1")) == 0
+    assert main(["train", "--out", str(resumed_out), "--resume", "--epochs", "3", "--quiet"]) == 0
+    assert_same_run(resumed_out, straight_out)
+    assert "validation_accuracy" in read_log(resumed_out)[-1]
 
 
 @pytest.mark.parametrize("interrupt", ["after_checkpoint", "before_checkpoint"])

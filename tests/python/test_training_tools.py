@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from mtsnn.data import CLASSES, ImageDataset
 from mtsnn.training import (
     DATASET_DEFAULTS,
     ConfigError,
@@ -22,6 +23,8 @@ from mtsnn.training import (
     make_config,
     read_log,
 )
+from mtsnn.training.config import LATER_FIELDS
+from mtsnn.training.data import split_validation
 from mtsnn.training.fileio import atomic_write, check_free_space, check_writable
 from mtsnn.training.reproducibility import restored_torch_settings, rng_state, set_rng_state
 
@@ -50,6 +53,11 @@ def test_resume_keeps_stored_values_and_refuses_changes():
         ({"model": "lenet"}, "model must be one of convnet, convnet3, vgg11"),
         ({"width": 0.0}, "width must be a finite number > 0"),
         ({"num_thresholds": 300}, "num_thresholds must be an integer in"),
+        ({"validation": -1}, "validation must be >= 0"),
+        ({"validation": 10, "limit_train": 10}, r"must be smaller than limit_train \(10\)"),
+        ({"rotation": 190.0}, r"rotation must be in \[0, 180\]"),
+        ({"scaling": 1.0}, r"scaling must be in \[0, 1\)"),
+        ({"rotation": 5.0, "augment": False}, "they need augment on"),
     ],
 )
 def test_invalid_config_is_refused(options, message):
@@ -62,6 +70,43 @@ def test_config_dict_round_trip():
     assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
     with pytest.raises(ValueError, match=r"unknown \['extra'\]"):
         TrainConfig.from_dict({**config.to_dict(), "extra": 1})
+
+
+def test_configs_stored_before_later_fields_load_with_their_defaults():
+    config = make_config({"dataset": "mnist", "epochs": 2})
+    old = {k: v for k, v in config.to_dict().items() if k not in LATER_FIELDS}
+    assert TrainConfig.from_dict(old) == config
+    assert {"validation", "rotation", "scaling"} <= set(LATER_FIELDS)
+    with pytest.raises(ValueError, match=r"missing \['seed'\]"):
+        TrainConfig.from_dict({k: v for k, v in old.items() if k != "seed"})
+
+
+def labelled(count: int) -> ImageDataset:
+    images = torch.arange(count, dtype=torch.uint8).view(count, 1, 1, 1).expand(count, 1, 2, 2)
+    return ImageDataset(
+        images.clone(), torch.arange(count) % 10, CLASSES["mnist"], "mnist", "train", "t"
+    )
+
+
+def test_validation_split_is_fixed_disjoint_and_ordered():
+    full = labelled(200)
+    train_part, held_out = split_validation(full, 30)
+    assert (len(train_part), len(held_out)) == (170, 30)
+    assert (train_part.split, held_out.split) == ("train", "validation")
+    kept, out = train_part.images[:, 0, 0, 0].tolist(), held_out.images[:, 0, 0, 0].tolist()
+    assert sorted(kept + out) == list(range(200)) and not set(kept) & set(out)
+    assert kept == sorted(kept) and out == sorted(out)
+    assert torch.equal(held_out.labels, torch.tensor(out) % 10)
+    torch.manual_seed(123)  # the global RNG (the run's seed) plays no part
+    assert torch.equal(split_validation(full, 30)[1].images, held_out.images)
+    assert out != list(range(30))  # drawn over the whole set, not its first images
+    assert len(split_validation(full, 0)[0]) == 200
+
+
+@pytest.mark.parametrize("count", [-1, 200, 201])
+def test_validation_split_must_leave_training_images(count):
+    with pytest.raises(ValueError, match="cannot hold"):
+        split_validation(labelled(200), count)
 
 
 def test_cosine_schedule():

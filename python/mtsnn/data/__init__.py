@@ -13,7 +13,7 @@ from .download import DOWNLOADS, ChecksumMismatchError, RemoteFile, download_dat
 from .errors import DatasetFormatError
 from .idx import idx_files, read_idx, read_idx_pair
 from .image_folder import IMAGE_EXTENSIONS, class_order, read_image_folder
-from .loader import BatchLoader, crop_flip, random_crop_flip
+from .loader import BatchLoader, crop_flip, random_crop_flip, random_rotate_scale, rotate_scale
 from .specs import AUGMENTATION, CIFAR10_CLASSES, CLASSES, DATASET_NAMES, NORMALIZATION, SPLITS
 
 __all__ = [
@@ -46,11 +46,13 @@ __all__ = [
     "locate",
     "not_found_message",
     "random_crop_flip",
+    "random_rotate_scale",
     "read_cifar",
     "read_idx",
     "read_idx_pair",
     "read_image_folder",
     "resolve_data_dir",
+    "rotate_scale",
     "search_dirs",
     "user_cache_dir",
 ]

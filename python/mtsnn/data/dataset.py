@@ -19,7 +19,7 @@ class ImageDataset:
         labels: int64 tensor [N], each in ``range(len(classes))``.
         classes: class names, indexed by label.
         name: dataset name (e.g. ``"mnist"``).
-        split: ``"train"`` or ``"test"``.
+        split: ``"train"``, ``"test"`` or ``"validation"`` (held out of "train").
         source: human-readable origin (a path, an archive, "shipped sample", ...).
         is_sample: True when this is the small shipped sample, not the full dataset.
     """

@@ -67,6 +67,42 @@ def random_crop_flip(
     return crop_flip(images, offsets.to(images.device), flips.to(images.device), padding)
 
 
+def rotate_scale(images: torch.Tensor, angles: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
+    """Rotate each image about its centre by ``angles`` (radians, counter-clockwise) and zoom it
+    by ``scales`` (> 1 enlarges), with bilinear sampling; pixels from outside the image are 0.
+
+    Args:
+        images: float [B, C, H, W].
+        angles, scales: [B], on the device of ``images``.
+    """
+    _, _, height, width = images.shape
+    # affine_grid works in coordinates normalised per axis to [-1, 1]; the rotation is conjugated
+    # by the half-sizes so that non-square images rotate without shearing.
+    cos, sin = torch.cos(angles) / scales, torch.sin(angles) / scales
+    theta = torch.stack(
+        [
+            torch.stack([cos, -sin * height / width, torch.zeros_like(cos)], 1),
+            torch.stack([sin * width / height, cos, torch.zeros_like(cos)], 1),
+        ],
+        1,
+    ).to(images.dtype)
+    grid = torch.nn.functional.affine_grid(theta, list(images.shape), align_corners=False)
+    return torch.nn.functional.grid_sample(
+        images, grid, mode="bilinear", padding_mode="zeros", align_corners=False
+    )
+
+
+def random_rotate_scale(
+    images: torch.Tensor, generator: torch.Generator, rotation: float, scaling: float
+) -> torch.Tensor:
+    """rotate_scale with angles uniform in +-``rotation`` degrees and scales uniform in
+    1 +- ``scaling``, drawn from ``generator`` (CPU) like random_crop_flip."""
+    batch = images.shape[0]
+    angles = (torch.rand(batch, generator=generator) * 2 - 1) * math.radians(rotation)
+    scales = 1 + (torch.rand(batch, generator=generator) * 2 - 1) * scaling
+    return rotate_scale(images, angles.to(images.device), scales.to(images.device))
+
+
 class BatchLoader:
     """Iterate over an ImageDataset in batches of float32 images and int64 labels.
 
@@ -76,6 +112,10 @@ class BatchLoader:
     ``r`` of ``world_size`` takes positions ``r, r + world_size, ...`` of that permutation, padded
     by wrapping around when the dataset size is not divisible (as DistributedSampler does), so the
     shards are disjoint apart from the padding and every rank gets the same number of batches.
+
+    With ``augment``, each batch gets the dataset's random crop/flip (AUGMENTATION), then, when
+    ``rotation`` (degrees) or ``scaling`` is non-zero, a random rotation and zoom
+    (random_rotate_scale).
 
     Yields:
         (images float32 [B, C, H, W], labels int64 [B]). Images are scaled to [0, 1] and, when
@@ -89,6 +129,8 @@ class BatchLoader:
         *,
         shuffle: bool,
         augment: bool,
+        rotation: float = 0.0,
+        scaling: float = 0.0,
         drop_last: bool = False,
         seed: int = 0,
         rank: int = 0,
@@ -102,10 +144,19 @@ class BatchLoader:
             raise ValueError(f"need 0 <= rank < world_size, got rank {rank}, world {world_size}")
         if seed < 0:
             raise ValueError(f"seed must be >= 0, got {seed}")
+        if not 0 <= rotation <= 180 or not 0 <= scaling < 1:
+            raise ValueError(
+                f"need rotation in [0, 180] degrees and scaling in [0, 1), got {rotation} and "
+                f"{scaling}"
+            )
+        if (rotation or scaling) and not augment:
+            raise ValueError("rotation and scaling are augmentations: they need augment=True")
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.augment = augment
+        self.rotation = rotation
+        self.scaling = scaling
         self.drop_last = drop_last
         self.seed = seed
         self.rank = rank
@@ -175,4 +226,8 @@ class BatchLoader:
             if generator is not None:
                 padding, flip = AUGMENTATION.get(self.dataset.name, (CROP_PADDING, True))
                 images = random_crop_flip(images, generator, padding, flip)
-            yield images.float() * self._scale + self._shift, self._labels[batch]
+            images = images.float()
+            if generator is not None and (self.rotation or self.scaling):
+                # On raw pixel values, so that the zero fill is black before normalisation.
+                images = random_rotate_scale(images, generator, self.rotation, self.scaling)
+            yield images * self._scale + self._shift, self._labels[batch]

@@ -22,7 +22,7 @@ from mtsnn.training.config import (
 )
 from mtsnn.training.distributed import DistContext
 from mtsnn.training.errors import CheckpointError, ConfigError, OutputDirError
-from mtsnn.training.evaluation import evaluate, evaluate_checkpoint
+from mtsnn.training.evaluation import EVAL_SPLITS, evaluate, evaluate_checkpoint
 from mtsnn.training.plot import plot_run
 from mtsnn.training.progress import ProgressBar
 from mtsnn.training.runlog import LOG_FILE, RunLog, read_log
@@ -33,6 +33,7 @@ __all__ = [
     "CHECKPOINT_JSON",
     "DATASET_DEFAULTS",
     "EVAL_BATCH_SIZE",
+    "EVAL_SPLITS",
     "LOG_FILE",
     "OPTIMIZERS",
     "SUMMARY_FILE",

@@ -50,6 +50,10 @@ DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
     ),
 }
 
+# Fields added after the first release: configs stored before them lack them, and their defaults
+# give the behaviour from before them.
+LATER_FIELDS: tuple[str, ...] = ("validation", "rotation", "scaling")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -58,6 +62,12 @@ class TrainConfig:
     ``batch_size`` is the global batch of one optimiser step, split over ranks and over the
     ``grad_accum`` micro-batches of each rank. The learning rate follows a per-epoch cosine
     schedule from ``lr`` (epoch 0) towards 0 (see cosine_lr).
+
+    ``validation`` images are held out of the training set (the same images for every run on
+    that training set, see mtsnn.training.data.split_validation) and evaluated every epoch: the
+    split to choose a recipe on, so that the test set is only ever reported. ``rotation``
+    (degrees) and ``scaling`` (relative) bound the random rotation and zoom that augmentation
+    adds on top of the dataset's crop/flip.
     """
 
     dataset: str = "mnist"
@@ -83,6 +93,9 @@ class TrainConfig:
     limit_test: int | None = None
     sync_bn: bool = False
     deterministic: bool = False
+    validation: int = 0
+    rotation: float = 0.0
+    scaling: float = 0.0
 
     def __post_init__(self) -> None:
         choices = {"dataset": DATASET_NAMES, "model": tuple(MODELS), "optimizer": OPTIMIZERS}
@@ -103,6 +116,19 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"{name} must be >= 1, got {value}")
+        if self.validation < 0:
+            raise ConfigError(f"validation must be >= 0, got {self.validation}")
+        if self.limit_train is not None and self.validation >= self.limit_train:
+            raise ConfigError(
+                f"validation ({self.validation} images) must be smaller than limit_train "
+                f"({self.limit_train})"
+            )
+        if not 0 <= self.rotation <= 180:
+            raise ConfigError(f"rotation must be in [0, 180] degrees, got {self.rotation}")
+        if not 0 <= self.scaling < 1:
+            raise ConfigError(f"scaling must be in [0, 1), got {self.scaling}")
+        if (self.rotation or self.scaling) and not self.augment:
+            raise ConfigError("rotation and scaling are augmentations: they need augment on")
         if self.seed < 0:
             raise ConfigError(f"seed must be >= 0, got {self.seed}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
@@ -141,9 +167,14 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        """Rebuild a config from to_dict's output; unknown or missing keys are an error."""
+        """Rebuild a config from to_dict's output; unknown or missing keys are an error.
+
+        Fields added after the first release may be missing (configs stored before them): they
+        take their defaults, which reproduce what those runs did.
+        """
         names = {field.name for field in dataclasses.fields(cls)}
-        unknown, missing = set(values) - names, names - set(values)
+        unknown = set(values) - names
+        missing = names - set(values) - set(LATER_FIELDS)
         if unknown or missing:
             raise ConfigError(
                 f"config keys do not match: unknown {sorted(unknown)}, missing {sorted(missing)}"

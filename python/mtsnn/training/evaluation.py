@@ -1,4 +1,4 @@
-"""Test-set evaluation: during training (over ranks) and of a saved checkpoint (`mtsnn eval`)."""
+"""Evaluation: during training (over ranks) and of a saved checkpoint (`mtsnn eval`)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,14 @@ from typing import Any
 import torch
 from torch.nn.functional import cross_entropy
 
-from mtsnn.data import BatchLoader
+from mtsnn.data import BatchLoader, ImageDataset
 from mtsnn.training import distributed
 from mtsnn.training.checkpoint import load_checkpoint, restore_model
-from mtsnn.training.config import EVAL_BATCH_SIZE
-from mtsnn.training.data import load_split
+from mtsnn.training.config import EVAL_BATCH_SIZE, TrainConfig
+from mtsnn.training.data import load_split, split_validation
+from mtsnn.training.errors import ConfigError
+
+EVAL_SPLITS: tuple[str, ...] = ("test", "validation")
 
 
 @torch.no_grad()
@@ -53,41 +56,64 @@ def evaluate(
     }
 
 
+def _load_eval_split(
+    config: TrainConfig,
+    split: str,
+    data_dir: str | os.PathLike[str] | None,
+    download: bool,
+) -> ImageDataset:
+    """The run's ``split`` images: the test set, or the validation images it held out."""
+    if split == "test":
+        return load_split(config.dataset, "test", config.limit_test, data_dir, download)
+    if split != "validation":
+        raise ConfigError(f"split must be one of {', '.join(EVAL_SPLITS)}, got {split!r}")
+    if not config.validation:
+        raise ConfigError(
+            "this run held out no validation images (it was trained without --validation)"
+        )
+    train_set = load_split(config.dataset, "train", config.limit_train, data_dir, download)
+    return split_validation(train_set, config.validation)[1]
+
+
 def evaluate_checkpoint(
     path: str | os.PathLike[str],
     *,
+    split: str = "test",
     data_dir: str | os.PathLike[str] | None = None,
     download: bool = False,
     device: str = "cpu",
 ) -> dict[str, Any]:
-    """Evaluate a saved run on its test set (cut to the run's --limit-test).
+    """Evaluate a saved run on its test set (cut to the run's --limit-test), or with
+    ``split="validation"`` on the validation images it held out of training.
 
     The dataset is searched for as in training, starting from ``data_dir`` or, when None, the
     run's own --data-dir.
 
-    Returns evaluate's figures plus "epoch" (the checkpoint's completed epochs),
-    "recorded_accuracy" (the test accuracy the training run logged for that epoch), "source"
-    (where the test set was read from) and "recorded_source" (where the run read it from).
+    Returns evaluate's figures plus "split", "epoch" (the checkpoint's completed epochs),
+    "recorded_accuracy" (the accuracy on that split the training run logged for that epoch),
+    "source" (where the images were read from) and "recorded_source" (where the run read them).
 
     Raises:
         CheckpointError: an unreadable, tampered or mismatching checkpoint.
+        ConfigError: an unknown split, or "validation" for a run without one.
     """
     checkpoint = load_checkpoint(path)
     config = checkpoint.config
     if data_dir is None:
         data_dir = checkpoint.meta.get("data_dir")
-    test_set = load_split(config.dataset, "test", config.limit_test, data_dir, download)
-    model = config.build_model(test_set)
+    images = _load_eval_split(config, split, data_dir, download)
+    model = config.build_model(images)
     restore_model(checkpoint, model)
     context = distributed.DistContext(device=torch.device(device))
     model.to(context.device)
     loader = BatchLoader(
-        test_set, EVAL_BATCH_SIZE, shuffle=False, augment=False, device=context.device
+        images, EVAL_BATCH_SIZE, shuffle=False, augment=False, device=context.device
     )
     return {
         **evaluate(model, loader, context),
+        "split": split,
         "epoch": checkpoint.epoch,
-        "recorded_accuracy": checkpoint.meta["metrics"]["test_accuracy"],
-        "source": test_set.source,
+        "recorded_accuracy": checkpoint.meta["metrics"][f"{split}_accuracy"],
+        "source": images.source,
         "recorded_source": checkpoint.meta.get("dataset", {}).get("source"),
     }

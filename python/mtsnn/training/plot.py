@@ -1,4 +1,5 @@
-"""Training curves of a run (loss and accuracy per epoch, train and test) as a PNG."""
+"""Training curves of a run (loss and accuracy per epoch: train, validation if held out, test)
+as a PNG."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ def plot_run(run_dir: str | os.PathLike[str], output: str | os.PathLike[str] | N
     records = read_log(run_dir)
     epochs = [r["epoch"] for r in records]
     figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(10, 4))
-    for split in ("train", "test"):
+    splits = [s for s in ("train", "validation", "test") if f"{s}_loss" in records[0]]
+    for split in splits:
         loss_axes.plot(epochs, [r[f"{split}_loss"] for r in records], marker=".", label=split)
         accuracy_axes.plot(
             epochs, [100 * r[f"{split}_accuracy"] for r in records], marker=".", label=split

@@ -28,7 +28,7 @@ from mtsnn.training.checkpoint import (
     save_checkpoint,
 )
 from mtsnn.training.config import EVAL_BATCH_SIZE, TrainConfig, cosine_lr, make_config
-from mtsnn.training.data import load_split
+from mtsnn.training.data import load_split, split_validation
 from mtsnn.training.errors import ConfigError
 from mtsnn.training.evaluation import evaluate
 from mtsnn.training.fileio import check_free_space, check_writable
@@ -140,10 +140,10 @@ def _train(
     use_deterministic(config.deterministic)
     seed_everything(config.seed)
 
-    train_set, test_set = _load_data(config, run, context)
+    splits = _load_data(config, run, context)
     if checkpoint is not None:
-        _check_same_data(checkpoint.meta.get("dataset", {}), train_set, test_set)
-    model = config.build_model(train_set)
+        _check_same_data(checkpoint.meta.get("dataset", {}), splits)
+    model = config.build_model(splits.train)
     if config.sync_bn and context.is_distributed:
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     model.to(context.device)
@@ -158,7 +158,7 @@ def _train(
         set_rng_state(checkpoint.meta["rng"])
         start, metrics = checkpoint.epoch, checkpoint.meta["metrics"]
     network, ddp = _wrap(model, run, context)
-    train_loader, test_loader = _loaders(config, train_set, test_set, context)
+    train_loader, eval_loaders = _loaders(config, splits, context)
 
     log = RunLog(run_dir, start) if context.is_main else None
     verbose = context.is_main and not run.quiet
@@ -169,9 +169,10 @@ def _train(
             file=sys.stderr,
         )
     elif verbose:
+        held_out = f" / {len(splits.validation)} validation" if splits.validation else ""
         print(
-            f"training {config.model} on {config.dataset} ({len(train_set)} train / "
-            f"{len(test_set)} test images), {count_parameters(model):,} parameters, "
+            f"training {config.model} on {config.dataset} ({len(splits.train)} train{held_out} / "
+            f"{len(splits.test)} test images), {count_parameters(model):,} parameters, "
             f"{context.world_size} process(es) on {context.device}, epochs {start + 1} to "
             f"{config.epochs}; writing to {run_dir}",
             file=sys.stderr,
@@ -192,14 +193,13 @@ def _train(
         )
         bar.close()
         distributed.broadcast_buffers(model, context)
-        test = evaluate(model, test_loader, context)
         images = len(train_loader) * train_loader.batch_size * context.world_size
-        metrics = {
-            "epoch": epoch + 1,
-            "train_loss": train_loss,
-            "train_accuracy": train_accuracy,
-            "test_loss": test["loss"],
-            "test_accuracy": test["accuracy"],
+        metrics = {"epoch": epoch + 1, "train_loss": train_loss, "train_accuracy": train_accuracy}
+        for split, loader in eval_loaders.items():
+            figures = evaluate(model, loader, context)
+            metrics[f"{split}_loss"] = figures["loss"]
+            metrics[f"{split}_accuracy"] = figures["accuracy"]
+        metrics |= {
             "lr": lr,
             "seconds": time.perf_counter() - started,
             "train_seconds": train_seconds,
@@ -207,7 +207,7 @@ def _train(
         }
         if context.is_main:
             log.write(metrics)
-            meta = _checkpoint_meta(config, run, metrics, train_set, test_set, context)
+            meta = _checkpoint_meta(config, run, metrics, splits, context)
             save_checkpoint(run_dir, model=model, optimizer=optimizer, meta=meta)
             if verbose:
                 print(_epoch_line(metrics, config.epochs), file=sys.stderr)
@@ -215,7 +215,7 @@ def _train(
     if not context.is_main:
         return None
     log.close()
-    summary = _summary(config, run, context, model, metrics, train_set, test_set, run_dir)
+    summary = _summary(config, run, context, model, metrics, splits, run_dir)
     write_summary(run_dir, summary)
     return summary
 
@@ -254,30 +254,35 @@ def _wrap(
 
 
 def _loaders(
-    config: TrainConfig,
-    train_set: ImageDataset,
-    test_set: ImageDataset,
-    context: distributed.DistContext,
-) -> tuple[BatchLoader, BatchLoader]:
-    """This rank's shards: shuffled micro-batches for training, fixed batches for testing."""
+    config: TrainConfig, splits: Splits, context: distributed.DistContext
+) -> tuple[BatchLoader, dict[str, BatchLoader]]:
+    """This rank's shards: shuffled micro-batches for training, and fixed batches for each
+    evaluated split ("validation" when held out, then "test")."""
     micro_batch = config.batch_size // (context.world_size * config.grad_accum)
     shard = dict(rank=context.rank, world_size=context.world_size, device=context.device)
     train_loader = BatchLoader(
-        train_set,
+        splits.train,
         micro_batch,
         shuffle=True,
         augment=config.augment,
+        rotation=config.rotation,
+        scaling=config.scaling,
         drop_last=True,
         seed=config.seed,
         **shard,
     )
     if len(train_loader) == 0:
         raise ConfigError(
-            f"the training set ({len(train_set)} images) is smaller than one batch of "
+            f"the training set ({len(splits.train)} images) is smaller than one batch of "
             f"{micro_batch} images per process"
         )
-    test_loader = BatchLoader(test_set, EVAL_BATCH_SIZE, shuffle=False, augment=False, **shard)
-    return train_loader, test_loader
+    evaluated = {"validation": splits.validation, "test": splits.test}
+    eval_loaders = {
+        split: BatchLoader(dataset, EVAL_BATCH_SIZE, shuffle=False, augment=False, **shard)
+        for split, dataset in evaluated.items()
+        if dataset is not None
+    }
+    return train_loader, eval_loaders
 
 
 def _check_parallel(config: TrainConfig, run: RunOptions, context: distributed.DistContext) -> None:
@@ -292,11 +297,11 @@ def _check_parallel(config: TrainConfig, run: RunOptions, context: distributed.D
         raise ConfigError("--sync-bn needs --device cuda (SyncBatchNorm has no CPU version)")
 
 
-def _check_same_data(
-    recorded: dict[str, Any], train_set: ImageDataset, test_set: ImageDataset
-) -> None:
-    found = _dataset_info(train_set, test_set)
-    keys = ("train_images", "test_images", "is_sample")
+def _check_same_data(recorded: dict[str, Any], splits: Splits) -> None:
+    found = _dataset_info(splits)
+    # Checkpoints from before validation splits do not record a validation count.
+    recorded = {"validation_images": 0, **recorded}
+    keys = ("train_images", "validation_images", "test_images", "is_sample")
     if any(recorded.get(key) != found[key] for key in keys):
         raise ConfigError(
             f"the checkpoint was trained on {recorded.get('train_images')} / "
@@ -306,14 +311,29 @@ def _check_same_data(
         )
 
 
-def _load_data(
-    config: TrainConfig, run: RunOptions, context: distributed.DistContext
-) -> tuple[ImageDataset, ImageDataset]:
-    def load() -> tuple[ImageDataset, ImageDataset]:
-        return (
-            load_split(config.dataset, "train", config.limit_train, run.data_dir, run.download),
-            load_split(config.dataset, "test", config.limit_test, run.data_dir, run.download),
+@dataclasses.dataclass(frozen=True)
+class Splits:
+    """The images of a run: training, held-out validation (None without) and test."""
+
+    train: ImageDataset
+    validation: ImageDataset | None
+    test: ImageDataset
+
+
+def _load_data(config: TrainConfig, run: RunOptions, context: distributed.DistContext) -> Splits:
+    def load() -> Splits:
+        train_set = load_split(
+            config.dataset, "train", config.limit_train, run.data_dir, run.download
         )
+        test_set = load_split(config.dataset, "test", config.limit_test, run.data_dir, run.download)
+        if not config.validation:
+            return Splits(train_set, None, test_set)
+        if config.validation >= len(train_set):
+            raise ConfigError(
+                f"--validation {config.validation} leaves no training image: the training set "
+                f"has {len(train_set)} images"
+            )
+        return Splits(*split_validation(train_set, config.validation), test_set)
 
     if not (run.download and context.is_distributed):
         return load()
@@ -382,8 +402,7 @@ def _checkpoint_meta(
     config: TrainConfig,
     run: RunOptions,
     metrics: dict[str, Any],
-    train_set: ImageDataset,
-    test_set: ImageDataset,
+    splits: Splits,
     context: distributed.DistContext,
 ) -> dict[str, Any]:
     return {
@@ -393,26 +412,31 @@ def _checkpoint_meta(
         "rng": rng_state(),
         "world_size": context.world_size,
         "data_dir": run.data_dir,
-        "dataset": _dataset_info(train_set, test_set),
+        "dataset": _dataset_info(splits),
         "versions": versions(),
     }
 
 
-def _dataset_info(train_set: ImageDataset, test_set: ImageDataset) -> dict[str, Any]:
+def _dataset_info(splits: Splits) -> dict[str, Any]:
     return {
-        "name": train_set.name,
-        "source": train_set.source,
-        "is_sample": train_set.is_sample or test_set.is_sample,
-        "train_images": len(train_set),
-        "test_images": len(test_set),
+        "name": splits.train.name,
+        "source": splits.train.source,
+        "is_sample": splits.train.is_sample or splits.test.is_sample,
+        "train_images": len(splits.train),
+        "validation_images": len(splits.validation) if splits.validation else 0,
+        "test_images": len(splits.test),
     }
 
 
 def _epoch_line(metrics: dict[str, Any], epochs: int) -> str:
+    figures = "".join(
+        f"  {split} loss {metrics[f'{split}_loss']:.4f} "
+        f"acc {100 * metrics[f'{split}_accuracy']:.2f}%"
+        for split in ("train", "validation", "test")
+        if f"{split}_loss" in metrics
+    )
     return (
-        f"epoch {metrics['epoch']}/{epochs}  train loss {metrics['train_loss']:.4f} "
-        f"acc {100 * metrics['train_accuracy']:.2f}%  test loss {metrics['test_loss']:.4f} "
-        f"acc {100 * metrics['test_accuracy']:.2f}%  lr {metrics['lr']:.3g}  "
+        f"epoch {metrics['epoch']}/{epochs}{figures}  lr {metrics['lr']:.3g}  "
         f"{metrics['seconds']:.1f} s  {metrics['images_per_s']:.0f} img/s"
     )
 
@@ -423,8 +447,7 @@ def _summary(
     context: distributed.DistContext,
     model: torch.nn.Module,
     metrics: dict[str, Any],
-    train_set: ImageDataset,
-    test_set: ImageDataset,
+    splits: Splits,
     run_dir: Path,
 ) -> dict[str, Any]:
     records = read_log(run_dir)
@@ -435,12 +458,14 @@ def _summary(
         "final_test_loss": metrics["test_loss"],
         "final_train_accuracy": metrics["train_accuracy"],
         "final_train_loss": metrics["train_loss"],
+        "final_validation_accuracy": metrics.get("validation_accuracy"),
+        "final_validation_loss": metrics.get("validation_loss"),
         "epochs": metrics["epoch"],
         "wall_clock_s": sum(r["seconds"] for r in records),
         "images_per_s": train_images / train_seconds if train_seconds else None,
         "seed": config.seed,
         "command": run.command,
-        "dataset": _dataset_info(train_set, test_set),
+        "dataset": _dataset_info(splits),
         "model": {
             "name": config.model,
             "parameters": count_parameters(model),
