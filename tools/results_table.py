@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mtsnn.data import AUGMENTATION
+
 
 def neuron(config: dict[str, Any]) -> str:
     """The neuron column: the ReLU twin or MT-LIF with its K and surrogate."""
@@ -24,15 +26,16 @@ def neuron(config: dict[str, Any]) -> str:
 
 
 def augmentation(config: dict[str, Any]) -> str:
-    """The augmentation column: crop/flip per dataset, plus rotation and zoom when used."""
+    """The augmentation column: the dataset's crop (and flip), plus rotation and zoom when used."""
     if not config["augment"]:
         return "none"
-    extra = []
+    padding, flip = AUGMENTATION[config["dataset"]]
+    extra = [f"crop ±{padding}"] + (["flip"] if flip else [])
     if config.get("rotation"):
         extra.append(f"rotation ±{config['rotation']:g}°")
     if config.get("scaling"):
         extra.append(f"zoom ±{100 * config['scaling']:g} %")
-    return ", ".join(["crop/flip", *extra])
+    return ", ".join(extra)
 
 
 def result_row(path: Path, summary: dict[str, Any]) -> str:

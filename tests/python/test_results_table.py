@@ -59,7 +59,7 @@ def test_selection_runs_show_validation_figures_only(results_table, tmp_path, ca
     )
     assert "val-rot" not in results and "| old |" in results
     assert selection.splitlines()[2] == (
-        "| val-rot | mnist | convnet3 | MT-LIF K=3, rectangle | crop/flip, rotation ±10°, "
+        "| val-rot | mnist | convnet3 | MT-LIF K=3, rectangle | crop ±2, rotation ±10°, "
         "zoom ±10 % | 20 | 50000 / 10000 | 99.21 % | 0.0312 |"
     )
     assert "99.57" not in selection  # the test figure never appears next to the choice
