@@ -44,7 +44,8 @@ def result_row(path: Path, summary: dict[str, Any]) -> str:
     timesteps = 1 if config["ann"] else config["timesteps"]
     return (
         f"| {path.parent.name} | {config['dataset']} | {config['model']} | {neuron(config)} | "
-        f"{timesteps} | {config['epochs']} | {100 * summary['final_test_accuracy']:.2f} % | "
+        f"{augmentation(config)} | {timesteps} | {config['epochs']} | "
+        f"{100 * summary['final_test_accuracy']:.2f} % | "
         f"{summary['wall_clock_s'] / 60:.1f} | {summary['images_per_s']:.0f} |"
     )
 
@@ -67,10 +68,10 @@ def main(paths: list[str]) -> None:
     results = [item for item, selects in zip(summaries, held_out, strict=True) if not selects]
     selection = [item for item, selects in zip(summaries, held_out, strict=True) if selects]
     print(
-        "| run | dataset | model | neuron | T | epochs | test accuracy (final epoch) | minutes "
-        "| images/s |"
+        "| run | dataset | model | neuron | augmentation | T | epochs | test accuracy (final "
+        "epoch) | minutes | images/s |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for path, summary in results:
         print(result_row(path, summary))
     if selection:

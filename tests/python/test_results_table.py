@@ -55,7 +55,8 @@ def test_selection_runs_show_validation_figures_only(results_table, tmp_path, ca
     results_table.main([str(full), str(held), str(old)])
     results, selection = capsys.readouterr().out.split("\n\n")
     assert (
-        "| final | mnist | convnet3 | MT-LIF K=3, rectangle | 2 | 20 | 99.57 % | 10.0 |" in results
+        "| final | mnist | convnet3 | MT-LIF K=3, rectangle | crop ±2 | 2 | 20 | 99.57 % | 10.0 |"
+        in results
     )
     assert "val-rot" not in results and "| old |" in results
     assert selection.splitlines()[2] == (
@@ -68,4 +69,4 @@ def test_selection_runs_show_validation_figures_only(results_table, tmp_path, ca
 def test_without_selection_runs_only_the_results_table(results_table, tmp_path, capsys):
     results_table.main([str(write_summary(tmp_path / "run", 0, ann=True))])
     out = capsys.readouterr().out
-    assert "\n\n" not in out and "ReLU (ANN twin) | 1 |" in out
+    assert "\n\n" not in out and "ReLU (ANN twin) | crop ±2 | 1 |" in out
