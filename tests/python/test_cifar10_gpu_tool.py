@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import pickle
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +55,10 @@ def test_commands_are_mtsnn_train_lines(tool):
 
 def test_cpu_run_calibrates_plans_and_trains_both(tool, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("PYTHONPATH", "")  # the tool prepends the package; restored afterwards
+    # The tool puts the source tree first on PYTHONPATH and sys.path; later tests (and the
+    # processes they spawn) must import the same mtsnn as before.
+    monkeypatch.setenv("PYTHONPATH", "")
+    monkeypatch.setattr(sys, "path", list(sys.path))
     data_dir = write_tiny_cifar(tmp_path / "cifar-10-batches-py")
     out = tmp_path / "out"
     argv = ["--data-dir", str(data_dir), "--device", "cpu", "--out", str(out)]
