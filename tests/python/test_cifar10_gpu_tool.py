@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from mtsnn.data import CIFAR10_CLASSES
+from mtsnn.training import read_log
 
 TOOL = Path(__file__).resolve().parents[2] / "tools" / "cifar10_gpu.py"
 
@@ -70,6 +71,9 @@ def test_cpu_run_calibrates_plans_and_trains_both(tool, tmp_path, monkeypatch, c
         "cifar10-vgg11-T2",
         "cifar10-vgg11-ann",
     }
+    for name, estimate in plan["estimated_epoch_s"].items():  # the second, warmed-up epoch
+        calibration = read_log(tmp_path / "runs" / f"calibrate-{name}")
+        assert len(calibration) == 2 and estimate == calibration[1]["seconds"]
     snn = json.loads((out / "cifar10-vgg11-T2" / "summary.json").read_text())
     ann = json.loads((out / "cifar10-vgg11-ann" / "summary.json").read_text())
     assert (snn["config"]["timesteps"], snn["config"]["ann"], ann["config"]["ann"]) == (
