@@ -2,12 +2,19 @@
 # The GPU check in one call of under ten minutes, on a machine with an NVIDIA GPU, torch 2.11 +
 # CUDA 13 and nvcc (no internet needed), run from the repository root:
 #   1. build the extension with its CUDA kernels for Hopper (sm_90), in place;
-#   2. run the Python tests with MTSNN_REQUIRE_CUDA=1;
-#   3. run the benchmark suite on the GPU.
+#   2. run the Python tests with MTSNN_REQUIRE_CUDA=1 (in parallel when pytest-xdist is there);
+#   3. the stages named in GPU_CHECK_STAGES (default "bench"), in that order:
+#        bench    the benchmark suite on the GPU;
+#        cifar10  tools/cifar10_gpu.py on the CIFAR-10 files in MTSNN_CIFAR10_DIR, with all of the
+#                 budget that is left (their decoding overlaps the build).
 # Each stage has a time limit, all of them together at most GPU_CHECK_BUDGET_S (570) seconds.
+# GPU_CHECK_TESTS selects the tests (a pytest -k expression, default "not distributed"), and
+# GPU_CHECK_TESTS_S caps their time (default 180 seconds).
 # Logs and results go to $OUT when it is set, else to benchmarks/results; a summary ends the run.
 #
 #   bash benchmarks/gpu_check.sh
+#   GPU_CHECK_STAGES=cifar10 GPU_CHECK_TESTS="cuda and not distributed" \
+#     MTSNN_CIFAR10_DIR=.carry/cifar10-jpeg bash benchmarks/gpu_check.sh
 #
 # Python packages missing there (the peers spikingjelly, snntorch, norse) can come along as wheels
 # in .whl/ (or $MTSNN_WHEELS); they are installed into /tmp/site without their dependencies.
@@ -62,15 +69,35 @@ if compgen -G "$wheels/*.whl" >/dev/null; then
 fi
 
 export PYTHONPATH=$PWD/python${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+stages=${GPU_CHECK_STAGES:-bench}
+decoding=
+if [[ ,$stages, == *,cifar10,* ]]; then
+  # Decoding fills mtsnn's per-user cache; it needs no kernels, so it runs beside the build.
+  "$py" tools/cifar10_gpu.py --prepare \
+    --data-dir "${MTSNN_CIFAR10_DIR:?GPU_CHECK_STAGES has cifar10: set MTSNN_CIFAR10_DIR}" &
+  decoding=$!
+fi
+xdist=()
+"$py" -c 'import xdist' 2>/dev/null && xdist=(-n 8)
 if stage build 330 env MTSNN_CUDA=1 TORCH_CUDA_ARCH_LIST=9.0 MAX_JOBS="$(nproc)" \
   "$py" setup.py build_ext --inplace; then
-  stage tests 180 env MTSNN_REQUIRE_CUDA=1 \
-    "$py" -m pytest -q -x -p no:cacheprovider tests/python -k "not distributed"
-  # Cheap sections first: results are saved as they are measured, so a time-out keeps them.
-  stage bench 600 "$py" benchmarks/run.py --device cuda --out "$out" \
-    --sections bandwidth,train,neuron
+  stage tests "${GPU_CHECK_TESTS_S:-180}" env MTSNN_REQUIRE_CUDA=1 "$py" -m pytest -q \
+    -p no:cacheprovider "${xdist[@]}" tests/python -k "${GPU_CHECK_TESTS:-not distributed}"
+  [[ -n $decoding ]] && wait "$decoding"
+  for name in ${stages//,/ }; do
+    case $name in
+      # Cheap sections first: results are saved as they are measured, so a time-out keeps them.
+      bench) stage bench 600 "$py" benchmarks/run.py --device cuda --out "$out" \
+        --sections bandwidth,train,neuron ;;
+      # The tool plans its epochs to end inside its --budget, a little under the stage's limit.
+      cifar10) left=$((deadline - $(date +%s) - 10))
+        stage cifar10 "$left" "$py" tools/cifar10_gpu.py --data-dir "$MTSNN_CIFAR10_DIR" \
+          --budget $((left - 20)) --out "$out" ;;
+      *) summary+=("$name: unknown stage (GPU_CHECK_STAGES: bench, cifar10)"); failed=1 ;;
+    esac
+  done
 else
-  summary+=("tests, bench: not run, the build failed")
+  summary+=("tests, $stages: not run, the build failed")
 fi
 
 echo

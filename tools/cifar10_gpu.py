@@ -2,6 +2,7 @@
 trained on the full training set and tested on the full test set, with the same recipe.
 
     python3 tools/cifar10_gpu.py --data-dir DIR [--budget 540] [--out DIR] [--model vgg11]
+    python3 tools/cifar10_gpu.py --data-dir DIR --prepare   # step 2 alone (beside a build)
 
 Steps, all inside ``--budget`` seconds from the start:
 1. build the extension with its CUDA kernels in place, when the importable one has none;
@@ -50,6 +51,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-epochs", type=int, default=200, help="never plan more")
     parser.add_argument("--calibration-train", type=int, default=CALIBRATION_TRAIN)
     parser.add_argument("--calibration-test", type=int, default=CALIBRATION_TEST)
+    parser.add_argument(
+        "--prepare", action="store_true", help="only decode the dataset into the cache, then stop"
+    )
     return parser.parse_args(argv)
 
 
@@ -101,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     package_dir = str(REPO / "python")
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [package_dir, os.getenv("PYTHONPATH")]))
-    if args.device == "cuda":
+    if args.device == "cuda" and not args.prepare:
         ensure_cuda_build()
     sys.path.insert(0, package_dir)
     from mtsnn.data import load_dataset
@@ -111,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     sizes = {
         split: len(load_dataset("cifar10", split, args.data_dir)) for split in ("train", "test")
     }
+    if args.prepare:
+        print(f"decoded CIFAR-10: {sizes}", flush=True)
+        return 0
     runs_dir = args.runs or REPO / "runs" / time.strftime("cifar10-gpu-%Y%m%d-%H%M%S")
     args.out.mkdir(parents=True, exist_ok=True)
     base = {"dataset": "cifar10", "model": args.model}

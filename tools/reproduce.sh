@@ -4,7 +4,8 @@
 # q75) run on a 4,000-image subset that shows the pipeline learns on the CPU. The Fashion-MNIST
 # runs made with the earlier default model pin it (--model convnet). The val-* runs hold 10,000
 # training images out (--validation) to choose the MNIST recipe on (run two at a time, one thread
-# each). Each run writes runs/<name>/summary.json with its exact command line, seed and
+# each); the -seed1/-seed2 runs repeat the chosen MNIST recipe with other seeds (two at a time,
+# one thread each). Each run writes runs/<name>/summary.json with its exact command line, seed and
 # final-epoch accuracy.
 #
 #   MNIST_DIR=... FASHION_DIR=... bash tools/reproduce.sh [name ...]   # default: every run
@@ -37,12 +38,15 @@ declare -A runs=(
   [val-mnist-convnet3-rot10-scale10]="--dataset mnist --data-dir $mnist --timesteps 2 --model convnet3 --validation 10000 --rotation 10 --scaling 0.1 --threads 1"
   [mnist-T2-K3-convnet3-rot10-scale10]="--dataset mnist --data-dir $mnist --timesteps 2 --model convnet3 --rotation 10 --scaling 0.1"
   [mnist-ann-convnet3-rot10-scale10]="--dataset mnist --data-dir $mnist --ann --model convnet3 --rotation 10 --scaling 0.1"
+  [mnist-T2-K3-convnet3-rot10-scale10-seed1]="--dataset mnist --data-dir $mnist --timesteps 2 --model convnet3 --rotation 10 --scaling 0.1 --seed 1 --threads 1"
+  [mnist-T2-K3-convnet3-rot10-scale10-seed2]="--dataset mnist --data-dir $mnist --timesteps 2 --model convnet3 --rotation 10 --scaling 0.1 --seed 2 --threads 1"
   [cifar10-subset]="--dataset cifar10 --data-dir $cifar --model vgg11 --epochs 3 --limit-train 4000 --limit-test 1000"
 )
 order=(mnist-T2-K3 mnist-T2-K3-12ep fashion-T2-K3 fashion-T2-K3-convnet3 mnist-T2-K3-convnet3 mnist-ann-convnet3 fashion-ann-convnet3 mnist-ann fashion-ann mnist-T1-K3 fashion-T1-K3 ablation-K1
   ablation-K2 ablation-K3 ablation-K4 ablation-triangle ablation-sigmoid cifar10-subset
   val-mnist-convnet3 val-mnist-convnet3-rot10-scale10 mnist-T2-K3-convnet3-rot10-scale10
-  mnist-ann-convnet3-rot10-scale10)
+  mnist-ann-convnet3-rot10-scale10 mnist-T2-K3-convnet3-rot10-scale10-seed1
+  mnist-T2-K3-convnet3-rot10-scale10-seed2)
 for name in "${@:-${order[@]}}"; do
   # shellcheck disable=SC2086  # the option strings split into words on purpose
   train ${runs[$name]} --out "runs/$name"

@@ -18,6 +18,23 @@ from typing import Any
 from mtsnn.data import AUGMENTATION
 
 
+def dataset_label(summary: dict[str, Any]) -> str:
+    """The dataset column; CIFAR-10 read from a JPEG re-encoding is never labelled as the
+    original (its compression artefacts lower every model's accuracy)."""
+    name = summary["config"]["dataset"]
+    if name == "cifar10" and "jpeg" in summary["dataset"].get("source", "").lower():
+        return "cifar10 (JPEG q75)"
+    return name
+
+
+def machine(summary: dict[str, Any]) -> str:
+    """The machine column: the GPU a run trained on, else its CPU cores."""
+    info = summary.get("machine", {})
+    if summary.get("device", "cpu").startswith("cuda") and info.get("gpus"):
+        return info["gpus"][0]
+    return f"{info['cpu_cores']}-core CPU" if "cpu_cores" in info else "CPU"
+
+
 def neuron(config: dict[str, Any]) -> str:
     """The neuron column: the ReLU twin or MT-LIF with its K and surrogate."""
     if config["ann"]:
@@ -43,9 +60,9 @@ def result_row(path: Path, summary: dict[str, Any]) -> str:
     config = summary["config"]
     timesteps = 1 if config["ann"] else config["timesteps"]
     return (
-        f"| {path.parent.name} | {config['dataset']} | {config['model']} | {neuron(config)} | "
-        f"{augmentation(config)} | {timesteps} | {config['epochs']} | "
-        f"{100 * summary['final_test_accuracy']:.2f} % | "
+        f"| {path.parent.name} | {dataset_label(summary)} | {config['model']} | "
+        f"{neuron(config)} | {augmentation(config)} | {timesteps} | {config['epochs']} | "
+        f"{100 * summary['final_test_accuracy']:.2f} % | {machine(summary)} | "
         f"{summary['wall_clock_s'] / 60:.1f} | {summary['images_per_s']:.0f} |"
     )
 
@@ -69,9 +86,9 @@ def main(paths: list[str]) -> None:
     selection = [item for item, selects in zip(summaries, held_out, strict=True) if selects]
     print(
         "| run | dataset | model | neuron | augmentation | T | epochs | test accuracy (final "
-        "epoch) | minutes | images/s |"
+        "epoch) | machine | minutes | images/s |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for path, summary in results:
         print(result_row(path, summary))
     if selection:

@@ -86,3 +86,15 @@ def test_cpu_run_calibrates_plans_and_trains_both(tool, tmp_path, monkeypatch, c
     assert (out / "cifar10-vgg11-ann" / "log.jsonl").read_text().count("\n") == 1
     printed = capsys.readouterr().out
     assert "cifar10-vgg11-T2: CIFAR-10 (JPEG q75) test accuracy" in printed
+
+
+def test_prepare_only_loads_the_dataset(tool, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("PYTHONPATH", "")
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    data_dir = write_tiny_cifar(tmp_path / "cifar-10-batches-py")
+    out, runs = tmp_path / "out", tmp_path / "runs"
+    argv = ["--data-dir", str(data_dir), "--prepare", "--out", str(out), "--runs", str(runs)]
+    assert tool.main(argv) == 0  # --device cuda by default: --prepare builds nothing either
+    assert "decoded CIFAR-10: {'train': 160, 'test': 40}" in capsys.readouterr().out
+    assert not out.exists() and not runs.exists()

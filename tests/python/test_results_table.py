@@ -26,7 +26,13 @@ def write_summary(directory: Path, validation: int, **config: object) -> Path:
         "final_validation_loss": 0.0312 if validation else None,
         "wall_clock_s": 600.0,
         "images_per_s": 1000.0,
-        "dataset": {"train_images": 60000 - validation, "validation_images": validation},
+        "dataset": {
+            "source": "mnist/train-images-idx3-ubyte.gz",
+            "train_images": 60000 - validation,
+            "validation_images": validation,
+        },
+        "device": "cpu",
+        "machine": {"cpu_cores": 2, "gpus": []},
         "config": {
             "dataset": "mnist",
             "model": "convnet3",
@@ -55,8 +61,8 @@ def test_selection_runs_show_validation_figures_only(results_table, tmp_path, ca
     results_table.main([str(full), str(held), str(old)])
     results, selection = capsys.readouterr().out.split("\n\n")
     assert (
-        "| final | mnist | convnet3 | MT-LIF K=3, rectangle | crop ±2 | 2 | 20 | 99.57 % | 10.0 |"
-        in results
+        "| final | mnist | convnet3 | MT-LIF K=3, rectangle | crop ±2 | 2 | 20 | 99.57 % | "
+        "2-core CPU | 10.0 |" in results
     )
     assert "val-rot" not in results and "| old |" in results
     assert selection.splitlines()[2] == (
@@ -70,3 +76,20 @@ def test_without_selection_runs_only_the_results_table(results_table, tmp_path, 
     results_table.main([str(write_summary(tmp_path / "run", 0, ann=True))])
     out = capsys.readouterr().out
     assert "\n\n" not in out and "ReLU (ANN twin) | crop ±2 | 1 |" in out
+
+
+def test_gpu_runs_name_the_gpu_and_jpeg_cifar10_says_so(results_table, tmp_path, capsys):
+    path = write_summary(tmp_path / "cifar", 0, dataset="cifar10", model="vgg11")
+    summary = json.loads(path.read_text())
+    summary["dataset"]["source"] = "data/cifar10-jpeg.tar.gz"
+    summary.update(device="cuda:0", machine={"cpu_cores": 16, "gpus": ["NVIDIA H200"]})
+    path.write_text(json.dumps(summary))
+    official = write_summary(tmp_path / "official", 0, dataset="cifar10", model="vgg11")
+    summary = json.loads(official.read_text())
+    summary["dataset"]["source"] = "data/cifar-10-batches-py"
+    official.write_text(json.dumps(summary))
+    results_table.main([str(path), str(official)])
+    rows = capsys.readouterr().out.splitlines()[2:]
+    assert rows[0].startswith("| cifar | cifar10 (JPEG q75) | vgg11 |")
+    assert "| 99.57 % | NVIDIA H200 | 10.0 |" in rows[0]
+    assert rows[1].startswith("| official | cifar10 | vgg11 |") and "| 2-core CPU |" in rows[1]
