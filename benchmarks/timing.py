@@ -22,7 +22,7 @@ class Budget:
     target_s: float
 
 
-# The full budget keeps a 3-second call to four calls (the warm-up and three samples) so that
+# The full budget keeps a 3-second call to five calls (two warm-ups and three samples) so that
 # the whole CPU suite fits in about ten minutes; fast calls get up to 50 samples.
 FULL = Budget(min_repeats=3, max_repeats=50, target_s=0.5)
 QUICK = Budget(min_repeats=2, max_repeats=5, target_s=0.02)
@@ -36,7 +36,7 @@ def synchronize(device: torch.device) -> None:
 
 
 def measure(fn: Callable[[], object], device: torch.device, budget: Budget) -> dict[str, float]:
-    """Time ``fn``: one untimed warm-up call, then samples until the budget is met.
+    """Time ``fn``: two untimed warm-up calls, then samples until the budget is met.
 
     A sample is one synchronised batch of calls, as many as the warm-up says last ``SAMPLE_S``
     (at most 100), so that a fast GPU kernel is not timed against the cost of synchronising; its
@@ -49,6 +49,10 @@ def measure(fn: Callable[[], object], device: torch.device, budget: Budget) -> d
         freshly mapped memory: what fresh large outputs cost on a CPU).
     """
     synchronize(device)
+    fn()
+    synchronize(device)
+    # Sized from a second, warm call: the first pays one-time costs (allocator growth, lazy
+    # initialisation) that would make a fast GPU kernel look slow enough to time one call at a time.
     start = time.perf_counter()
     fn()
     synchronize(device)
