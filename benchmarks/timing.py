@@ -38,9 +38,9 @@ def synchronize(device: torch.device) -> None:
 def measure(fn: Callable[[], object], device: torch.device, budget: Budget) -> dict[str, float]:
     """Time ``fn``: two untimed warm-up calls, then samples until the budget is met.
 
-    A sample is one synchronised batch of calls, as many as the warm-up says last ``SAMPLE_S``
-    (at most 100), so that a fast GPU kernel is not timed against the cost of synchronising; its
-    time is divided by the number of calls.
+    A sample is one synchronised batch of calls, as many as the second warm-up says last
+    ``SAMPLE_S`` (at most 100), so that a fast GPU kernel is not timed against the cost of
+    synchronising; its time is divided by the number of calls.
 
     Returns:
         median_ms, min_ms, max_ms and iqr_ms (the spread: 75th minus 25th percentile) of the

@@ -22,17 +22,18 @@ def dataset_label(summary: dict[str, Any]) -> str:
     """The dataset column; CIFAR-10 read from a JPEG re-encoding is never labelled as the
     original (its compression artefacts lower every model's accuracy)."""
     name = summary["config"]["dataset"]
-    if name == "cifar10" and "jpeg" in summary["dataset"].get("source", "").lower():
+    if name == "cifar10" and "jpeg" in summary["dataset"]["source"].lower():
         return "cifar10 (JPEG q75)"
     return name
 
 
 def machine(summary: dict[str, Any]) -> str:
     """The machine column: the GPU a run trained on, else its CPU cores."""
-    info = summary.get("machine", {})
-    if summary.get("device", "cpu").startswith("cuda") and info.get("gpus"):
-        return info["gpus"][0]
-    return f"{info['cpu_cores']}-core CPU" if "cpu_cores" in info else "CPU"
+    info = summary["machine"]
+    kind, _, index = summary["device"].partition(":")
+    if kind == "cuda":
+        return info["gpus"][int(index or 0)]
+    return f"{info['cpu_cores']}-core CPU"
 
 
 def neuron(config: dict[str, Any]) -> str:
@@ -71,9 +72,10 @@ def selection_row(path: Path, summary: dict[str, Any]) -> str:
     """One recipe-selection row: the run's validation figures only."""
     config, data = summary["config"], summary["dataset"]
     return (
-        f"| {path.parent.name} | {config['dataset']} | {config['model']} | {neuron(config)} | "
-        f"{augmentation(config)} | {config['epochs']} | {data['train_images']} / "
-        f"{data['validation_images']} | {100 * summary['final_validation_accuracy']:.2f} % | "
+        f"| {path.parent.name} | {dataset_label(summary)} | {config['model']} | "
+        f"{neuron(config)} | {augmentation(config)} | {config['epochs']} | "
+        f"{data['train_images']} / {data['validation_images']} | "
+        f"{100 * summary['final_validation_accuracy']:.2f} % | "
         f"{summary['final_validation_loss']:.4f} |"
     )
 
