@@ -1,22 +1,31 @@
 """Builds the mtsnn._C extension (CPU kernels, plus CUDA kernels when available).
 
+The sources and compiler flags come from csrc/sources.json, which CMakeLists.txt reads too.
+
 Environment switches:
   MTSNN_CUDA=1   build the CUDA kernels (fails without the CUDA toolkit)
   MTSNN_CUDA=0   CPU-only build
   (unset)        CUDA kernels when torch has CUDA and the CUDA toolkit is found
-  TORCH_CUDA_ARCH_LIST  the GPU architectures to compile for (default here: "8.0;9.0+PTX")
+  TORCH_CUDA_ARCH_LIST  the GPU architectures to compile for (default: sources.json's)
   MTSNN_DEBUG=1  build without optimisation, with debug symbols
 """
 
+import json
 import os
 from pathlib import Path
 
 import torch
 from setuptools import setup
-from torch.utils.cpp_extension import CUDA_HOME, BuildExtension, CppExtension, CUDAExtension
+from torch.utils.cpp_extension import (
+    CUDA_HOME,
+    BuildExtension,
+    CppExtension,
+    CUDAExtension,
+    include_paths,
+)
 
 ROOT = Path(__file__).resolve().parent
-CSRC = ROOT / "csrc"
+BUILD = json.loads((ROOT / "csrc" / "sources.json").read_text())
 
 
 def want_cuda() -> bool:
@@ -39,40 +48,25 @@ def want_cuda() -> bool:
 def extension():
     debug = os.environ.get("MTSNN_DEBUG") == "1"
     optimise = ["-O0", "-g"] if debug else ["-O3"]
-    # No fused multiply-add: the kernels must round exactly like the PyTorch reference. OpenMP:
-    # at::parallel_for is inline and runs serially unless the extension itself is built with it
-    # (it then shares torch's libgomp, loaded first, so torch.set_num_threads applies).
-    cxx_flags = [
-        *optimise,
-        "-std=c++17",
-        "-ffp-contract=off",
-        "-fno-trapping-math",
-        "-fopenmp",
-        "-Wall",
-    ]
-    sources = [
-        "csrc/mt_lif.cpp",
-        "csrc/ops.cpp",
-        "csrc/python_module.cpp",
-        "csrc/cpu/dispatch.cpp",
-        "csrc/cpu/kernels_default.cpp",
-        "csrc/cpu/kernels_avx2.cpp",
-        "csrc/cpu/kernels_avx512.cpp",
-    ]
-    common = dict(name="mtsnn._C", include_dirs=[str(CSRC)], extra_link_args=["-fopenmp"])
+    sources = [*BUILD["operator"], *BUILD["python_module"]]
+    common = dict(
+        name="mtsnn._C",
+        include_dirs=[str(ROOT / "csrc"), str(ROOT / "csrc" / "include")],
+        extra_link_args=BUILD["link_flags"],
+    )
+    # torch's headers as system headers (GCC then ignores their -I), so that the warning flags
+    # apply to mtsnn's own code only, as in the CMake build.
+    system_headers = [f"-isystem{path}" for path in include_paths()]
+    cxx_flags = [*optimise, "-std=c++17", *BUILD["cxx_flags"], *system_headers]
     if want_cuda():
-        os.environ.setdefault("TORCH_CUDA_ARCH_LIST", "8.0;9.0+PTX")
-        nvcc_flags = [*optimise, "-std=c++17", "--fmad=false", "--expt-relaxed-constexpr"]
+        os.environ.setdefault("TORCH_CUDA_ARCH_LIST", BUILD["cuda_architectures"])
+        nvcc_flags = [*optimise, "-std=c++17", *BUILD["cuda_flags"]]
         return CUDAExtension(
-            sources=[*sources, "csrc/cuda/mt_lif_cuda.cu"],
+            sources=[*sources, *BUILD["operator_cuda"]],
             extra_compile_args={"cxx": cxx_flags, "nvcc": nvcc_flags},
             **common,
         )
-    return CppExtension(
-        sources=[*sources, "csrc/cuda_absent.cpp"],
-        extra_compile_args={"cxx": cxx_flags},
-        **common,
-    )
+    return CppExtension(sources=sources, extra_compile_args={"cxx": cxx_flags}, **common)
 
 
 setup(

@@ -1,8 +1,26 @@
-// The Python module mtsnn._C: loading it registers torch.ops.mtsnn.*; it also reports how the
-// extension was built.
+// The Python module mtsnn._C: loading it registers torch.ops.mtsnn.* (kernels and autograd); it
+// also reports how the extension was built.
 #include <torch/extension.h>
 
-#include "mtsnn/mt_lif.h"
+#include "mtsnn/functional.h"
+
+namespace {
+
+// The C++ defaults of the neuron's options, so that a test can hold Python's to them.
+pybind11::dict default_neuron_options() {
+  const mtsnn::NeuronOptions options;
+  pybind11::dict values;
+  values["num_thresholds"] = options.num_thresholds();
+  values["threshold"] = options.threshold();
+  values["decay"] = options.decay();
+  values["reset"] = options.reset();
+  values["surrogate"] = options.surrogate();
+  values["width"] = options.width();
+  values["detach_reset"] = options.detach_reset();
+  return values;
+}
+
+}  // namespace
 
 PYBIND11_MODULE(_C, module) {
   module.doc() = "Fused multi-threshold LIF kernels (registered as torch.ops.mtsnn.*)";
@@ -12,4 +30,6 @@ PYBIND11_MODULE(_C, module) {
              "The CPU kernel variant in use: 'avx512', 'avx2' or 'default'.");
   module.def("set_cpu_capability", &mtsnn::set_cpu_capability, pybind11::arg("name"),
              "Switch the CPU kernel variant (it must be supported by this processor).");
+  module.def("default_neuron_options", &default_neuron_options,
+             "The defaults of mtsnn::NeuronOptions, the C++ declaration of the neuron's options.");
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine for mtsnn: system packages (when run as root with apt), a virtual
-# environment in .venv with torch, the test tools, and mtsnn itself built and installed.
+# environment in .venv with torch, the test tools, and mtsnn itself built and installed. (The C++
+# library and its CMake package are built by CMake: see tools/test.sh and the README.)
 #
 # Environment: MTSNN_CUDA=1/0 forces the CUDA kernels on/off (default: on when torch and the CUDA
 # toolkit are both present); PYTHON picks the interpreter (default python3).
@@ -11,8 +12,8 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends \
-    g++ cmake ninja-build libgtest-dev libbenchmark-dev clang-format \
-    dataset-fashion-mnist >/dev/null
+    g++ cmake ninja-build libgtest-dev libbenchmark-dev clang-format nlohmann-json3-dev \
+    zlib1g-dev dataset-fashion-mnist >/dev/null
 fi
 
 python=${PYTHON:-python3}

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Runs every check of the project: lint and format, the C++ build with the GoogleTest suite, the
-# same suite under AddressSanitizer + UndefinedBehaviorSanitizer, and the Python test suite.
+# same suite under AddressSanitizer + UndefinedBehaviorSanitizer, the installed CMake package with
+# the C++ programs built on it, and the Python test suite (which also runs those programs).
 # Expects tools/bootstrap.sh to have run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py="$PWD/.venv/bin/python"
+torch_cmake=$("$py" -c "import torch; print(torch.utils.cmake_prefix_path)")
 
 echo "== lint"
 "$py" -m ruff check python tests tools benchmarks
 "$py" -m ruff format --check python tests tools benchmarks
-clang-format --dry-run --Werror csrc/*.cpp csrc/*/*.h csrc/*/*.cpp csrc/cuda/*.cu tests/cpp/*.cpp \
-  benchmarks/cpp/*.cpp
+clang-format --dry-run --Werror csrc/*.cpp csrc/*/*.h csrc/*/*.cpp csrc/include/mtsnn/*.h \
+  csrc/cuda/*.cu tests/cpp/*.cpp tests/cpp/*.h benchmarks/cpp/*.cpp examples/cpp/*.cpp
 
 echo "== C++ build and GoogleTest"
 cmake -S . -B build/cmake -G Ninja -DPython3_EXECUTABLE="$py" >/dev/null
@@ -23,5 +25,14 @@ cmake -S . -B build/asan -G Ninja -DPython3_EXECUTABLE="$py" -DMTSNN_SANITIZE=ON
 cmake --build build/asan -j2
 ctest --test-dir build/asan --output-on-failure -j2
 
+echo "== the installed CMake package, and the C++ programs of examples/cpp built on it"
+rm -rf build/install
+cmake --install build/cmake --prefix build/install >/dev/null
+cmake -S examples/cpp -B build/examples -G Ninja \
+  -DCMAKE_PREFIX_PATH="$PWD/build/install;$torch_cmake" >/dev/null
+cmake --build build/examples -j2
+build/examples/mtsnn-smoke
+build/examples/dispatcher-only
+
 echo "== Python tests"
-"$py" -m pytest -q tests/python
+MTSNN_REQUIRE_CPP=1 MTSNN_CPP_EXAMPLES="$PWD/build/examples" "$py" -m pytest -q tests/python

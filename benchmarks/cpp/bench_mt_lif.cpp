@@ -9,7 +9,8 @@
 
 #include <string>
 
-#include "mtsnn/mt_lif.h"
+#include "mtsnn/functional.h"
+#include "op/mt_lif.h"
 
 namespace {
 
@@ -28,8 +29,9 @@ void forward(benchmark::State& state, const std::string& variant) {
   const int64_t steps = state.range(0), neurons = state.range(1);
   const at::Tensor x = at::randn({steps, neurons}) * 2;
   for (auto _ : state) {
-    auto out = mtsnn::mt_lif_forward(x, std::nullopt, std::nullopt, 0.5, kThresholds, 1.0, "soft",
-                                     "rectangle", 1.0, false);
+    auto out =
+        mtsnn::mt_lif_kernel<mtsnn::forward_cpu>(x, std::nullopt, std::nullopt, 0.5, kThresholds,
+                                                 1.0, "soft", "rectangle", 1.0, false, true);
     benchmark::DoNotOptimize(out);
   }
   state.SetBytesProcessed(state.iterations() * (2 * steps + 1) * neurons * 4);
@@ -41,8 +43,9 @@ void backward(benchmark::State& state, const std::string& variant) {
   const at::Tensor x = at::randn({steps, neurons}) * 2;
   const at::Tensor grad = at::randn({steps, neurons});
   for (auto _ : state) {
-    auto out = mtsnn::mt_lif_backward(grad, std::nullopt, x, std::nullopt, std::nullopt, 0.5,
-                                      kThresholds, 1.0, "soft", "rectangle", 1.0, false, false);
+    auto out = mtsnn::mt_lif_backward_kernel<mtsnn::backward_cpu>(
+        grad, std::nullopt, x, std::nullopt, std::nullopt, 0.5, kThresholds, 1.0, "soft",
+        "rectangle", 1.0, false, false);
     benchmark::DoNotOptimize(out);
   }
   state.SetBytesProcessed(state.iterations() * 3 * steps * neurons * 4);

@@ -1,11 +1,13 @@
-// Chooses the CPU kernel variant for the processor at run time.
+// Chooses the CPU kernel variant for the processor at run time, and registers the CPU kernels.
 #include <c10/util/Exception.h>
+#include <torch/library.h>
 
 #include <atomic>
 #include <cstdlib>
 #include <string>
 
 #include "cpu/kernels_common.h"
+#include "mtsnn/functional.h"
 
 namespace mtsnn {
 namespace {
@@ -83,3 +85,8 @@ void forward_cpu(const ForwardProblem& problem) { active_kernels().forward(probl
 void backward_cpu(const BackwardProblem& problem) { active_kernels().backward(problem); }
 
 }  // namespace mtsnn
+
+TORCH_LIBRARY_IMPL(mtsnn, CPU, m) {
+  m.impl("mt_lif", &mtsnn::mt_lif_kernel<mtsnn::forward_cpu>);
+  m.impl("mt_lif_backward", &mtsnn::mt_lif_backward_kernel<mtsnn::backward_cpu>);
+}

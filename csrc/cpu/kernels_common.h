@@ -13,9 +13,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "mtsnn/kernel_args.h"
-#include "mtsnn/mt_lif.h"
-#include "mtsnn/params.h"
+#include "op/kernel_args.h"
+#include "op/mt_lif.h"
 
 namespace mtsnn::cpu {
 

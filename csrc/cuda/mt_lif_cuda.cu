@@ -1,18 +1,19 @@
-// CUDA kernels of the MT-LIF operator: one thread per element walks the time loop, with the same
-// per-element math as the CPU kernels (mtsnn/neuron.h). The backward pass recomputes the forward
-// pass; for T <= kRegisterSteps it keeps h_t in registers, beyond that in a workspace.
+// CUDA kernels of the MT-LIF operator, registered for the CUDA key at the bottom: one thread per
+// element walks the time loop, with the same per-element math as the CPU kernels (op/neuron.h).
+// The backward pass recomputes the forward pass; for T <= kRegisterSteps it keeps h_t in
+// registers, beyond that in a workspace.
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <ATen/cuda/CUDAContext.h>
 #include <ATen/ops/empty.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
+#include <torch/library.h>
 
 #include <algorithm>
 
-#include "mtsnn/kernel_args.h"
-#include "mtsnn/mt_lif.h"
-#include "mtsnn/params.h"
+#include "op/kernel_args.h"
+#include "op/mt_lif.h"
 
 namespace mtsnn {
 namespace {
@@ -187,10 +188,6 @@ void launch(Kernel kernel, int64_t blocks, Args... args) {
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
-}  // namespace
-
-bool built_with_cuda() { return true; }
-
 void forward_cuda(const ForwardProblem& problem) {
   const c10::cuda::CUDAGuard guard(problem.x.device());
   AT_DISPATCH_FLOATING_TYPES_AND2(
@@ -253,4 +250,10 @@ void backward_cuda(const BackwardProblem& problem) {
       });
 }
 
+}  // namespace
 }  // namespace mtsnn
+
+TORCH_LIBRARY_IMPL(mtsnn, CUDA, m) {
+  m.impl("mt_lif", &mtsnn::mt_lif_kernel<mtsnn::forward_cuda>);
+  m.impl("mt_lif_backward", &mtsnn::mt_lif_backward_kernel<mtsnn::backward_cuda>);
+}

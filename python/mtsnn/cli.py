@@ -5,6 +5,7 @@
     mtsnn eval --checkpoint runs/mnist-convnet-T2K3-seed0
     mtsnn plot runs/mnist-convnet-T2K3-seed0
     mtsnn analyze --checkpoint runs/mnist-convnet-T2K3-seed0
+    mtsnn export --checkpoint runs/mnist-convnet-T2K3-seed0 --out mnist.pt2   # for C++
 
 `mtsnn train` also runs under `torchrun --nproc_per_node=N` (data-parallel over N processes).
 """
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from mtsnn import analysis, built_with_cuda
+from mtsnn import analysis, built_with_cuda, export
 from mtsnn.data import DATASET_NAMES, DatasetFormatError
 from mtsnn.models import MODELS
 from mtsnn.options import (
@@ -297,6 +298,29 @@ def _add_analyze_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--threads", type=POSITIVE_INT, help="CPU threads (default: torch's)")
 
 
+def _add_export_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "export",
+        help="compile a saved run into a package that C++ runs (AOTInductor, CPU)",
+        description="Export a run's model, with its input normalisation, as an AOTInductor "
+        "package (.pt2) that takes uint8 images [B, C, H, W] and returns logits; "
+        "examples/cpp/predict.cpp runs it from C++. The package is native code for this CPU's "
+        "instruction set and this torch version (both recorded in it).",
+    )
+    parser.set_defaults(handler=_export, parser=parser)
+    parser.add_argument(
+        "--checkpoint", required=True, type=Path, help="run directory or its checkpoint.json"
+    )
+    parser.add_argument("--out", required=True, type=Path, help="the package to write (.pt2)")
+    parser.add_argument(
+        "--max-batch",
+        type=_number(int, 2),
+        default=export.DEFAULT_MAX_BATCH,
+        help=f"largest batch the package accepts (default: {export.DEFAULT_MAX_BATCH})",
+    )
+    parser.add_argument("--threads", type=POSITIVE_INT, help="CPU threads (default: torch's)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `mtsnn` command."""
     parser = argparse.ArgumentParser(
@@ -307,6 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval_parser(commands)
     _add_plot_parser(commands)
     _add_analyze_parser(commands)
+    _add_export_parser(commands)
     return parser
 
 
@@ -380,6 +405,13 @@ def _analyze(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     )
     print(analysis.format_table(result))
     print("wrote " + ", ".join(str(path) for path in files))
+    return 0
+
+
+def _export(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    print(export.export_run(args.checkpoint, args.out, max_batch=args.max_batch))
     return 0
 
 

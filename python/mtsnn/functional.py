@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import torch
 
-from mtsnn import _autograd  # noqa: F401  (registers the backward pass)
 from mtsnn._extension import require_extension
 from mtsnn.options import (
     DEFAULT_DECAY,

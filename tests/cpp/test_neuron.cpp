@@ -6,7 +6,7 @@
 #include <random>
 #include <vector>
 
-#include "mtsnn/neuron.h"
+#include "op/neuron.h"
 
 namespace {
 

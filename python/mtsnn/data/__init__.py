@@ -13,8 +13,23 @@ from .download import DOWNLOADS, ChecksumMismatchError, RemoteFile, download_dat
 from .errors import DatasetFormatError
 from .idx import idx_files, read_idx, read_idx_pair
 from .image_folder import IMAGE_EXTENSIONS, class_order, read_image_folder
-from .loader import BatchLoader, crop_flip, random_crop_flip, random_rotate_scale, rotate_scale
-from .specs import AUGMENTATION, CIFAR10_CLASSES, CLASSES, DATASET_NAMES, NORMALIZATION, SPLITS
+from .loader import (
+    BatchLoader,
+    crop_flip,
+    normalization_affine,
+    random_crop_flip,
+    random_rotate_scale,
+    rotate_scale,
+)
+from .specs import (
+    AUGMENTATION,
+    CIFAR10_CLASSES,
+    CLASSES,
+    DATASET_NAMES,
+    IMAGE_SHAPES,
+    NORMALIZATION,
+    SPLITS,
+)
 
 __all__ = [
     "AUGMENTATION",
@@ -23,6 +38,7 @@ __all__ = [
     "DATASET_NAMES",
     "DOWNLOADS",
     "IMAGE_EXTENSIONS",
+    "IMAGE_SHAPES",
     "NORMALIZATION",
     "SAMPLE_DIR",
     "SPLITS",
@@ -44,6 +60,7 @@ __all__ = [
     "load_dataset",
     "load_sample",
     "locate",
+    "normalization_affine",
     "not_found_message",
     "random_crop_flip",
     "random_rotate_scale",

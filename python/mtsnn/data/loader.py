@@ -103,6 +103,32 @@ def random_rotate_scale(
     return rotate_scale(images, angles.to(images.device), scales.to(images.device))
 
 
+def normalization_affine(
+    name: str, channels: int, normalize: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(scale, shift), each [1, C, 1, 1] on the CPU, so that ``pixel * scale + shift`` maps uint8
+    pixels of dataset ``name`` to [0, 1] and, when ``normalize``, standardises them with
+    NORMALIZATION[name]. Training batches and exported models both use it.
+
+    Raises:
+        ValueError: no constants for ``name``, or constants for another channel count.
+    """
+    mean, std = torch.zeros(channels), torch.ones(channels)
+    if normalize:
+        if name not in NORMALIZATION:
+            raise ValueError(
+                f"no normalisation constants for dataset {name!r} (known: "
+                f"{', '.join(NORMALIZATION)}); pass normalize=False"
+            )
+        mean = torch.tensor(NORMALIZATION[name][0])
+        std = torch.tensor(NORMALIZATION[name][1])
+        if mean.numel() != channels:
+            raise ValueError(f"{name} constants have {mean.numel()} channels, images {channels}")
+    scale = (1.0 / (255.0 * std)).view(1, -1, 1, 1)
+    shift = (-mean / std).view(1, -1, 1, 1)
+    return scale, shift
+
+
 class BatchLoader:
     """Iterate over an ImageDataset in batches of float32 images and int64 labels.
 
@@ -166,27 +192,10 @@ class BatchLoader:
         self.num_samples = math.ceil(len(dataset) / world_size)
         self._images = dataset.images.to(self.device)
         self._labels = dataset.labels.to(self.device)
-        self._scale, self._shift = self._affine(dataset, normalize)
-
-    def _affine(self, dataset: ImageDataset, normalize: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return (scale, shift) [1, C, 1, 1] so that ``pixel * scale + shift`` normalises."""
-        channels = dataset.images.shape[1]
-        mean, std = torch.zeros(channels), torch.ones(channels)
-        if normalize:
-            if dataset.name not in NORMALIZATION:
-                raise ValueError(
-                    f"no normalisation constants for dataset {dataset.name!r} (known: "
-                    f"{', '.join(NORMALIZATION)}); pass normalize=False"
-                )
-            mean = torch.tensor(NORMALIZATION[dataset.name][0])
-            std = torch.tensor(NORMALIZATION[dataset.name][1])
-            if mean.numel() != channels:
-                raise ValueError(
-                    f"{dataset.name} constants have {mean.numel()} channels, images {channels}"
-                )
-        scale = (1.0 / (255.0 * std)).view(1, -1, 1, 1)
-        shift = (-mean / std).view(1, -1, 1, 1)
-        return scale.to(self.device), shift.to(self.device)
+        self._scale, self._shift = (
+            tensor.to(self.device)
+            for tensor in normalization_affine(dataset.name, dataset.images.shape[1], normalize)
+        )
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose shuffle order (and augmentation draws) the next pass uses."""

@@ -42,6 +42,13 @@ NORMALIZATION: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
 }
 
+# Image shape [C, H, W] per dataset: what a model built for it takes (e.g. an exported one).
+IMAGE_SHAPES: dict[str, tuple[int, int, int]] = {
+    "mnist": (1, 28, 28),
+    "fashion-mnist": (1, 28, 28),
+    "cifar10": (3, 32, 32),
+}
+
 # Training augmentation per dataset: (zero padding of the random crop, random horizontal flip).
 # Digits are not mirror-symmetric, so MNIST is only shifted; clothes and CIFAR-10 objects are.
 AUGMENTATION: dict[str, tuple[int, bool]] = {

@@ -151,11 +151,15 @@ class TrainConfig:
 
     def build_model(self, dataset: ImageDataset) -> SpikingClassifier:
         """The configured model, sized for ``dataset``'s images and classes."""
+        return self.model_for(tuple(dataset.images.shape[1:]), len(dataset.classes))
+
+    def model_for(self, image_shape: tuple[int, ...], num_classes: int) -> SpikingClassifier:
+        """The configured model for images of ``image_shape`` [C, H, W] and ``num_classes``."""
         return build_model(
             self.model,
-            in_channels=dataset.images.shape[1],
-            num_classes=len(dataset.classes),
-            image_size=tuple(dataset.images.shape[-2:]),
+            in_channels=image_shape[0],
+            num_classes=num_classes,
+            image_size=tuple(image_shape[1:]),
             timesteps=self.timesteps,
             ann=self.ann,
             **self.neuron_options(),

@@ -1,13 +1,49 @@
-// Turns a validated problem into the raw views the kernels take (shared by CPU and CUDA).
+// Raw-pointer views of one MT-LIF problem, handed from the tensor-level code to the CPU and CUDA
+// kernels, and how they are built from a validated problem. Every [T, N] operand is T slabs of N
+// elements laid out in one shared memory order; the time stride of an input may be anything (0 for
+// a static input broadcast over time).
 #pragma once
 
-#include "mtsnn/kernel_args.h"
-#include "mtsnn/mt_lif.h"
+#include <cstdint>
+
+#include "op/mt_lif.h"
+#include "op/neuron.h"
 
 namespace mtsnn {
 
+template <typename Scalar, typename Acc>
+struct ForwardArgs {
+  const Scalar* x;
+  int64_t x_stride_t;
+  const Scalar* v0;         // null: start from rest (v = 0)
+  Scalar* spikes;           // [T, N], time stride N
+  Scalar* v_last;           // [N]; null: not wanted
+  const Acc* device_decay;  // CUDA only: decay read from device memory; null: params.decay
+  int64_t num_steps;
+  int64_t num_elements;
+  NeuronParams<Acc> params;
+};
+
+template <typename Scalar, typename Acc>
+struct BackwardArgs {
+  const Scalar* grad_spikes;
+  int64_t grad_spikes_stride_t;
+  const Scalar* grad_v_last;  // null: v_last did not reach the loss
+  const Scalar* x;
+  int64_t x_stride_t;
+  const Scalar* v0;     // null: started from rest
+  Scalar* grad_x;       // [T, N], time stride N
+  Scalar* grad_v0;      // null: not wanted
+  Acc* decay_partials;  // null: not wanted; else one partial sum per block of elements
+  const Acc* device_decay;
+  int64_t num_steps;
+  int64_t num_elements;
+  NeuronParams<Acc> params;
+  Surrogate surrogate;
+};
+
 template <typename Acc>
-NeuronParams<Acc> make_params(const NeuronOptions& options) {
+NeuronParams<Acc> make_params(const ValidatedOptions& options) {
   NeuronParams<Acc> params{};
   params.threshold = static_cast<Acc>(options.threshold);
   params.inverse_threshold = Acc(1) / params.threshold;
@@ -28,7 +64,6 @@ T* optional_mutable_data(const at::Tensor& tensor) {
   return tensor.defined() ? tensor.mutable_data_ptr<T>() : nullptr;
 }
 
-// decay_partials is left null: the caller allocates partials per its own blocking.
 template <typename Scalar, typename Acc>
 ForwardArgs<Scalar, Acc> make_forward_args(const ForwardProblem& problem) {
   ForwardArgs<Scalar, Acc> args{};
@@ -44,6 +79,7 @@ ForwardArgs<Scalar, Acc> make_forward_args(const ForwardProblem& problem) {
   return args;
 }
 
+// decay_partials is left null: the caller allocates partials per its own blocking.
 template <typename Scalar, typename Acc>
 BackwardArgs<Scalar, Acc> make_backward_args(const BackwardProblem& problem) {
   BackwardArgs<Scalar, Acc> args{};

@@ -1,7 +1,6 @@
-// Validation, memory layout and device dispatch of the MT-LIF operator. The same functions serve
-// the CPU, CUDA and Meta dispatch keys, so fake tensors under torch.compile see exactly the checks
-// and output layouts of the real kernels.
-#include "mtsnn/mt_lif.h"
+// Validation and memory layout of the MT-LIF operator, shared by every device, and the Meta
+// kernel, which is exactly this validation and allocation without a kernel.
+#include "op/mt_lif.h"
 
 #include <ATen/ops/empty.h>
 #include <ATen/ops/empty_like.h>
@@ -9,6 +8,7 @@
 #include <ATen/ops/zeros.h>
 #include <c10/core/SymIntArrayRef.h>
 #include <c10/util/Exception.h>
+#include <torch/library.h>
 
 #include <cmath>
 #include <vector>
@@ -25,7 +25,7 @@ at::ScalarType compute_dtype(at::ScalarType dtype) {
   return dtype == at::kDouble ? at::kDouble : at::kFloat;
 }
 
-void check_options(const NeuronOptions& options) {
+void check_ranges(const ValidatedOptions& options) {
   TORCH_CHECK_VALUE(options.num_thresholds >= 1 && options.num_thresholds <= kMaxThresholds,
                     "mt_lif: num_thresholds must be an integer in [1, ", kMaxThresholds, "], got ",
                     options.num_thresholds);
@@ -37,6 +37,22 @@ void check_options(const NeuronOptions& options) {
                     "mt_lif: width must be a finite number > 0, got ", options.width);
 }
 
+Reset parse_reset(c10::string_view name) {
+  if (name == "soft") return Reset::kSoft;
+  if (name == "hard") return Reset::kHard;
+  if (name == "none") return Reset::kNone;
+  TORCH_CHECK_VALUE(false, "mt_lif: unknown reset '", name,
+                    "'; expected one of 'soft', 'hard', 'none'");
+}
+
+Surrogate parse_surrogate(c10::string_view name) {
+  if (name == "rectangle") return Surrogate::kRectangle;
+  if (name == "triangle") return Surrogate::kTriangle;
+  if (name == "sigmoid") return Surrogate::kSigmoid;
+  TORCH_CHECK_VALUE(false, "mt_lif: unknown surrogate '", name,
+                    "'; expected one of 'rectangle', 'triangle', 'sigmoid'");
+}
+
 void check_input(const at::Tensor& x, const char* name) {
   TORCH_CHECK_TYPE(is_supported_dtype(x.scalar_type()), "mt_lif: ", name,
                    " must be float16, bfloat16, float32 or float64, got ", x.scalar_type());
@@ -44,21 +60,6 @@ void check_input(const at::Tensor& x, const char* name) {
                     " must have a leading time dimension [T, ...], got a 0-dim tensor");
   TORCH_CHECK_VALUE(x.sym_size(0) >= 1, "mt_lif: the number of time steps T = ", name,
                     ".shape[0] must be at least 1, got ", x.sym_size(0));
-}
-
-NeuronOptions make_options(int64_t num_thresholds, double threshold, double decay,
-                           c10::string_view reset, c10::string_view surrogate, double width,
-                           bool detach_reset) {
-  NeuronOptions options;
-  options.num_thresholds = num_thresholds;
-  options.threshold = threshold;
-  options.decay = decay;
-  options.reset = parse_reset(reset);
-  options.surrogate = parse_surrogate(surrogate);
-  options.width = width;
-  options.detach_reset = detach_reset;
-  check_options(options);
-  return options;
 }
 
 // A tensor that must match x in dtype and device, with the given shape.
@@ -144,125 +145,115 @@ std::pair<at::Tensor, int64_t> in_time_major_layout(const at::Tensor& tensor,
 // The decay to run with: a CPU tensor's value goes into options.decay (checked like the float); a
 // device tensor is converted to the compute dtype and read by the kernel.
 at::Tensor resolve_decay(const std::optional<at::Tensor>& decay_tensor, const at::Tensor& x,
-                         NeuronOptions& options) {
+                         ValidatedOptions& options) {
   if (!decay_tensor.has_value()) {
     return at::Tensor();
   }
   if (decay_tensor->device().is_cpu()) {
     options.decay = decay_tensor->item<double>();
-    check_options(options);
+    check_ranges(options);
     return at::Tensor();
   }
   return decay_tensor->reshape({}).to(compute_dtype(x.scalar_type())).contiguous();
 }
 
-[[noreturn]] void fail_without_cuda() {
-  TORCH_CHECK(false,
-              "mt_lif: got a CUDA tensor, but this build of mtsnn has no CUDA kernels; rebuild "
-              "it with CUDA (MTSNN_CUDA=1 pip install .) on a machine with the CUDA toolkit");
-}
-
 }  // namespace
 
-Reset parse_reset(c10::string_view name) {
-  if (name == "soft") return Reset::kSoft;
-  if (name == "hard") return Reset::kHard;
-  if (name == "none") return Reset::kNone;
-  TORCH_CHECK_VALUE(false, "mt_lif: unknown reset '", name,
-                    "'; expected one of 'soft', 'hard', 'none'");
+ValidatedOptions validate_options(int64_t num_thresholds, double threshold, double decay,
+                                  c10::string_view reset, c10::string_view surrogate, double width,
+                                  bool detach_reset) {
+  ValidatedOptions options;
+  options.num_thresholds = num_thresholds;
+  options.threshold = threshold;
+  options.decay = decay;
+  options.reset = parse_reset(reset);
+  options.surrogate = parse_surrogate(surrogate);
+  options.width = width;
+  options.detach_reset = detach_reset;
+  check_ranges(options);
+  return options;
 }
 
-Surrogate parse_surrogate(c10::string_view name) {
-  if (name == "rectangle") return Surrogate::kRectangle;
-  if (name == "triangle") return Surrogate::kTriangle;
-  if (name == "sigmoid") return Surrogate::kSigmoid;
-  TORCH_CHECK_VALUE(false, "mt_lif: unknown surrogate '", name,
-                    "'; expected one of 'rectangle', 'triangle', 'sigmoid'");
-}
-
-std::tuple<at::Tensor, at::Tensor> mt_lif_forward(const at::Tensor& x,
-                                                  const std::optional<at::Tensor>& v0,
-                                                  const std::optional<at::Tensor>& decay_tensor,
-                                                  double decay, int64_t num_thresholds,
-                                                  double threshold, c10::string_view reset,
-                                                  c10::string_view surrogate, double width,
-                                                  bool detach_reset, bool return_state) {
-  const NeuronOptions options =
-      make_options(num_thresholds, threshold, decay, reset, surrogate, width, detach_reset);
+std::tuple<at::Tensor, at::Tensor> forward_outputs(const ForwardCall& call) {
+  validate_options(call.num_thresholds, call.threshold, call.decay, call.reset, call.surrogate,
+                   call.width, call.detach_reset);
+  const at::Tensor& x = call.x;
   check_input(x, "x");
   const c10::SymIntArrayRef state_shape = x.sym_sizes().slice(1);
-  if (v0.has_value()) check_operand(*v0, x, "v0", state_shape);
-  if (decay_tensor.has_value()) check_decay_tensor(*decay_tensor, x);
+  if (call.v0.has_value()) check_operand(*call.v0, x, "v0", state_shape);
+  if (call.decay_tensor.has_value()) check_decay_tensor(*call.decay_tensor, x);
 
   const at::Tensor slab = slab_layout(x);
   at::Tensor spikes = empty_time_major(slab, x.sym_size(0), x.options());
-  at::Tensor v_last = return_state ? empty_slab(slab, x.options()) : at::empty({0}, x.options());
-  if (x.is_meta() || spikes.numel() == 0) {
-    return {spikes, v_last};
-  }
-
-  ForwardProblem problem;
-  problem.options = options;
-  problem.device_decay = resolve_decay(decay_tensor, x, problem.options);
-  std::tie(problem.x, problem.x_stride_t) = in_time_major_layout(x, slab);
-  if (v0.has_value()) problem.v0 = in_slab_layout(*v0, slab);
-  problem.spikes = spikes;
-  if (return_state) problem.v_last = v_last;
-  problem.num_steps = x.size(0);
-  if (x.is_cuda()) {
-    if (!built_with_cuda()) fail_without_cuda();
-    forward_cuda(problem);
-  } else {
-    forward_cpu(problem);
-  }
+  at::Tensor v_last =
+      call.return_state ? empty_slab(slab, x.options()) : at::empty({0}, x.options());
   return {spikes, v_last};
 }
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor> mt_lif_backward(
-    const at::Tensor& grad_spikes, const std::optional<at::Tensor>& grad_v_last,
-    const at::Tensor& x, const std::optional<at::Tensor>& v0,
-    const std::optional<at::Tensor>& decay_tensor, double decay, int64_t num_thresholds,
-    double threshold, c10::string_view reset, c10::string_view surrogate, double width,
-    bool detach_reset, bool decay_requires_grad) {
-  const NeuronOptions options =
-      make_options(num_thresholds, threshold, decay, reset, surrogate, width, detach_reset);
+ForwardProblem forward_problem(const ForwardCall& call,
+                               const std::tuple<at::Tensor, at::Tensor>& outputs) {
+  ForwardProblem problem;
+  problem.options = validate_options(call.num_thresholds, call.threshold, call.decay, call.reset,
+                                     call.surrogate, call.width, call.detach_reset);
+  problem.device_decay = resolve_decay(call.decay_tensor, call.x, problem.options);
+  problem.spikes = std::get<0>(outputs);
+  const at::Tensor slab = slab_layout(call.x);
+  std::tie(problem.x, problem.x_stride_t) = in_time_major_layout(call.x, slab);
+  if (call.v0.has_value()) problem.v0 = in_slab_layout(*call.v0, slab);
+  if (call.return_state) problem.v_last = std::get<1>(outputs);
+  problem.num_steps = call.x.size(0);
+  return problem;
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> backward_outputs(const BackwardCall& call) {
+  validate_options(call.num_thresholds, call.threshold, call.decay, call.reset, call.surrogate,
+                   call.width, call.detach_reset);
+  const at::Tensor& x = call.x;
   check_input(x, "x");
   const c10::SymIntArrayRef state_shape = x.sym_sizes().slice(1);
-  check_operand(grad_spikes, x, "grad_spikes", x.sym_sizes());
-  if (grad_v_last.has_value()) check_operand(*grad_v_last, x, "grad_v_last", state_shape);
-  if (v0.has_value()) check_operand(*v0, x, "v0", state_shape);
-  if (decay_tensor.has_value()) check_decay_tensor(*decay_tensor, x);
+  check_operand(call.grad_spikes, x, "grad_spikes", x.sym_sizes());
+  if (call.grad_v_last.has_value()) {
+    check_operand(*call.grad_v_last, x, "grad_v_last", state_shape);
+  }
+  if (call.v0.has_value()) check_operand(*call.v0, x, "v0", state_shape);
+  if (call.decay_tensor.has_value()) check_decay_tensor(*call.decay_tensor, x);
 
   const at::Tensor slab = slab_layout(x);
   at::Tensor grad_x = empty_time_major(slab, x.sym_size(0), x.options());
-  at::Tensor grad_v0 = v0.has_value() ? empty_slab(slab, x.options()) : at::empty({0}, x.options());
+  at::Tensor grad_v0 =
+      call.v0.has_value() ? empty_slab(slab, x.options()) : at::empty({0}, x.options());
   at::Tensor grad_decay = at::zeros({}, x.options().dtype(compute_dtype(x.scalar_type())));
-  if (x.is_meta() || grad_x.numel() == 0) {
-    return {grad_x, grad_v0, grad_decay};
-  }
-
-  BackwardProblem problem;
-  problem.options = options;
-  problem.device_decay = resolve_decay(decay_tensor, x, problem.options);
-  std::tie(problem.grad_spikes, problem.grad_spikes_stride_t) =
-      in_time_major_layout(grad_spikes, slab);
-  if (grad_v_last.has_value()) problem.grad_v_last = in_slab_layout(*grad_v_last, slab);
-  std::tie(problem.x, problem.x_stride_t) = in_time_major_layout(x, slab);
-  if (v0.has_value()) {
-    problem.v0 = in_slab_layout(*v0, slab);
-    problem.grad_v0 = grad_v0;
-  }
-  problem.grad_x = grad_x;
-  problem.grad_decay = grad_decay;
-  problem.decay_requires_grad = decay_requires_grad;
-  problem.num_steps = x.size(0);
-  if (x.is_cuda()) {
-    if (!built_with_cuda()) fail_without_cuda();
-    backward_cuda(problem);
-  } else {
-    backward_cpu(problem);
-  }
   return {grad_x, grad_v0, grad_decay};
 }
 
+BackwardProblem backward_problem(const BackwardCall& call,
+                                 const std::tuple<at::Tensor, at::Tensor, at::Tensor>& outputs) {
+  BackwardProblem problem;
+  problem.options = validate_options(call.num_thresholds, call.threshold, call.decay, call.reset,
+                                     call.surrogate, call.width, call.detach_reset);
+  problem.device_decay = resolve_decay(call.decay_tensor, call.x, problem.options);
+  const at::Tensor slab = slab_layout(call.x);
+  std::tie(problem.grad_spikes, problem.grad_spikes_stride_t) =
+      in_time_major_layout(call.grad_spikes, slab);
+  if (call.grad_v_last.has_value()) {
+    problem.grad_v_last = in_slab_layout(*call.grad_v_last, slab);
+  }
+  std::tie(problem.x, problem.x_stride_t) = in_time_major_layout(call.x, slab);
+  if (call.v0.has_value()) {
+    problem.v0 = in_slab_layout(*call.v0, slab);
+    problem.grad_v0 = std::get<1>(outputs);
+  }
+  problem.grad_x = std::get<0>(outputs);
+  problem.grad_decay = std::get<2>(outputs);
+  problem.decay_requires_grad = call.decay_requires_grad;
+  problem.num_steps = call.x.size(0);
+  return problem;
+}
+
 }  // namespace mtsnn
+
+// Fake tensors (torch.compile, torch.export) run exactly the validation and allocation above.
+TORCH_LIBRARY_IMPL(mtsnn, Meta, m) {
+  m.impl("mt_lif", &mtsnn::mt_lif_kernel<nullptr>);
+  m.impl("mt_lif_backward", &mtsnn::mt_lif_backward_kernel<nullptr>);
+}

@@ -1,0 +1,83 @@
+// The MT-LIF neuron as a function: the C++ twin of mtsnn.functional.mt_lif.
+//
+//   at::Tensor spikes = mtsnn::mt_lif(x, mtsnn::NeuronOptions().num_thresholds(3).decay(0.5));
+//
+// x is [T, ...] (time first), float16/bfloat16/float32/float64, on the CPU or a CUDA device, of
+// any strides (a static input broadcast over T with expand is read in place). For t = 0..T-1,
+// from v_{-1} = v0 (zeros when absent):
+//
+//   h_t = decay * v_{t-1} + x_t
+//   s_t = sum_{k=1..K} H(h_t - k * threshold)     a graded spike 0..K
+//   v_t = h_t - threshold * s_t   (reset "soft"),  0 if s_t > 0 else h_t  ("hard"),  h_t  ("none")
+//
+// The calls go through the dispatcher (torch.ops.mtsnn.mt_lif), so they are differentiable:
+// gradients reach x, v0 and a decay tensor that requires grad, through the surrogate derivative
+// of the given width ("rectangle", "triangle" or "sigmoid"). Bad options raise c10::ValueError
+// with the messages Python shows; a tensor of the wrong dtype raises c10::TypeError.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <torch/arg.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <tuple>
+
+namespace mtsnn {
+
+// The neuron's options, with the defaults of mtsnn.options in Python.
+struct NeuronOptions {
+  // K, the largest spike value (1..256).
+  TORCH_ARG(int64_t, num_thresholds) = 3;
+  // theta > 0: the k-th threshold is k * theta.
+  TORCH_ARG(double, threshold) = 1.0;
+  // lambda in [0, 1]; ignored when a decay tensor is passed.
+  TORCH_ARG(double, decay) = 0.5;
+  // "soft" (subtract theta * s), "hard" (to zero after a spike) or "none".
+  TORCH_ARG(std::string, reset) = "soft";
+  // Shape of the approximated derivative of a spike: "rectangle", "triangle" or "sigmoid".
+  TORCH_ARG(std::string, surrogate) = "rectangle";
+  // a > 0, the surrogate's width (each shape integrates to 1 and peaks at 1/a).
+  TORCH_ARG(double, width) = 1.0;
+  // Treat the reset as a constant in the backward pass.
+  TORCH_ARG(bool, detach_reset) = false;
+};
+
+// The spikes s (x's shape and dtype; the layout of x's time slab). v0: the initial membrane,
+// shape x.shape[1:], x's dtype and device. decay: a one-element tensor used instead of
+// options.decay (learnable: its gradient is computed when it requires grad).
+at::Tensor mt_lif(const at::Tensor& x, const NeuronOptions& options = {},
+                  const std::optional<at::Tensor>& v0 = std::nullopt,
+                  const std::optional<at::Tensor>& decay = std::nullopt);
+
+// (spikes, v_last): as mt_lif, plus the final membrane v_{T-1}, which is differentiable too.
+std::tuple<at::Tensor, at::Tensor> mt_lif_with_state(
+    const at::Tensor& x, const NeuronOptions& options = {},
+    const std::optional<at::Tensor>& v0 = std::nullopt,
+    const std::optional<at::Tensor>& decay = std::nullopt);
+
+// Throws the error mt_lif would throw for these options, without running anything.
+void check_options(const NeuronOptions& options);
+
+// The CPU kernel variant in use: "avx512", "avx2" or "default". The best one the processor
+// supports is chosen when the library loads unless $MTSNN_CPU_CAPABILITY names one;
+// set_cpu_capability switches it (for comparisons; c10::ValueError if unsupported here).
+const char* cpu_capability();
+void set_cpu_capability(const std::string& name);
+
+// Whether this build registered CUDA kernels.
+bool built_with_cuda();
+
+namespace detail {
+// Loading libmtsnn is what registers the operator. A linker running with --as-needed drops a
+// library that no object file references, which would leave a program that calls the operator
+// only through the dispatcher without it; so every file that includes an mtsnn header references
+// libmtsnn here.
+int link_anchor();
+namespace {
+[[maybe_unused]] const int kLinkAnchor = link_anchor();
+}  // namespace
+}  // namespace detail
+
+}  // namespace mtsnn
