@@ -201,14 +201,65 @@ def _train_section(data: dict) -> list[str]:
         ]
         for r in _records(data, "train")
     ]
+    formats = sorted({r.get("memory_format", "contiguous_format") for r in _records(data, "train")})
     return [
         "## Training step, MNIST ConvNet",
         "",
-        "One SGD step (forward, backward, update) on random 28x28 images. mtsnn: MT-LIF layers; "
-        "reference: the same network with mtsnn.reference.mt_lif as the neuron; ann: the ReLU "
-        "twin at T = 1. x ANN: the step's time over the ANN's.",
+        "One SGD step (forward, backward, update) on random 28x28 images, in the layout "
+        f"`mtsnn train` uses here ({', '.join(formats)}). mtsnn: MT-LIF layers; reference: the "
+        "same network with mtsnn.reference.mt_lif as the neuron; ann: the ReLU twin at T = 1; "
+        "compiled: the same under torch.compile (compile time excluded). x ANN: the step's time "
+        "over the eager ANN's.",
         "",
         *_table(["variant", "T", "batch", "ms/step", "images/s", "x ANN"], rows),
+    ]
+
+
+def _cpptrain_section(data: dict) -> list[str]:
+    rows = [
+        [r["variant"], "skipped", r["skipped"], "", ""]
+        if "skipped" in r
+        else [
+            r["variant"],
+            f"{r['timesteps']} / {r['batch']} / {r['threads']}",
+            _num(r["images_per_s"]),
+            " ".join(_num(value) for value in r["images_per_s_repeats"]),
+            f"{r['ratio_to_python']:.2f}",
+        ]
+        for r in _records(data, "cpptrain")
+    ]
+    return [
+        "## Training in C++ against Python",
+        "",
+        "Images/s of training the MNIST ConvNet SNN (the last of 2 epochs on 12,800 random "
+        "images), by `mtsnn train` and by the C++ program examples/cpp/train_mnist.cpp, same "
+        "model, recipe, batch, T and threads, each in its own process, alternating; median over "
+        "the repeats. x Python: over `mtsnn train`'s images/s (higher is faster).",
+        "",
+        *_table(["trainer", "T / batch / threads", "images/s", "repeats", "x Python"], rows),
+    ]
+
+
+def _deploy_section(data: dict) -> list[str]:
+    rows = [
+        [r["variant"], "skipped", r["skipped"]]
+        if "skipped" in r
+        else [
+            r["variant"],
+            _num(r["latency_batch1_ms"]),
+            _num(r["throughput_batch256_images_per_s"]),
+        ]
+        for r in _records(data, "deploy")
+    ]
+    return [
+        "## Deployment: an exported model",
+        "",
+        "The MNIST ConvNet SNN (T = 2) exported by `mtsnn export` (AOTInductor) and run by the C++ "
+        "runner examples/cpp/predict.cpp, against the same model in Python eager and under "
+        "torch.compile, on uint8 images: median latency of one image, and throughput at a batch "
+        "of 256.",
+        "",
+        *_table(["run by", "latency, batch 1 (ms)", "images/s, batch 256"], rows),
     ]
 
 
@@ -245,6 +296,8 @@ SECTIONS = {
     "bandwidth": _bandwidth_section,
     "train": _train_section,
     "gbench": _gbench_section,
+    "cpptrain": _cpptrain_section,
+    "deploy": _deploy_section,
 }
 
 

@@ -18,6 +18,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 import bandwidth
+import cpp_train
+import deploy
 import gbench
 import neuron_bench
 import torch
@@ -26,7 +28,9 @@ from neurons import IMPLEMENTATIONS, OPTIONS
 from report import REPO, Report, machine_info, usable_cores
 from timing import FULL, QUICK
 
-SECTIONS = ("neuron", "bandwidth", "train", "gbench")
+import mtsnn
+
+SECTIONS = ("neuron", "bandwidth", "train", "gbench", "cpptrain", "deploy")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 # Neurons per time step: 1M and 4M keep the full CPU run near ten minutes.
 DEFAULT_SIZES = {"cpu": "1M,4M", "cuda": "16M"}
@@ -75,6 +79,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--train-batch", type=int, default=None, help="128 (quick: 16)")
     parser.add_argument("--gbench-binary", type=Path, default=REPO / "build/cmake/mtsnn_bench")
     parser.add_argument("--gbench-filter", default=None)
+    parser.add_argument(
+        "--cpp-examples",
+        type=Path,
+        default=REPO / "build/examples",
+        help="where examples/cpp is built (cpptrain, deploy)",
+    )
+    parser.add_argument(
+        "--keep-memory",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="keep freed memory in the process, as `mtsnn train` does (default: on)",
+    )
     args = parser.parse_args(argv)
     quick = args.quick
     args.impls = [name for name in IMPLEMENTATIONS if name in (args.impls or IMPLEMENTATIONS)]
@@ -94,6 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if device.type == "cuda" and not torch.cuda.is_available():
         sys.exit("--device cuda, but torch sees no CUDA device")
     torch.set_num_threads(args.threads)
+    if args.keep_memory:
+        mtsnn.keep_freed_memory()
     torch.manual_seed(0)
     budget = QUICK if args.quick else FULL
     dtypes = [DTYPES[name] for name in args.dtypes]
@@ -102,8 +120,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     implementations = neuron_bench.describe(args.impls, device) if "neuron" in args.sections else {}
     settings = {
-        **{key: value for key, value in vars(args).items() if key not in ("out", "gbench_binary")},
+        **{
+            key: value
+            for key, value in vars(args).items()
+            if key not in ("out", "gbench_binary", "cpp_examples")
+        },
         "gbench_binary": str(args.gbench_binary),
+        "cpp_examples": str(args.cpp_examples),
         "budget": asdict(budget),
         **OPTIONS,
     }
@@ -136,6 +159,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif section == "train":
             train_step_bench.run_train_step(
                 timesteps=args.train_timesteps, batch=args.train_batch, **common
+            )
+        elif section == "cpptrain":
+            cpp_train.run_cpp_train(
+                program=args.cpp_examples / "mtsnn-train-mnist",
+                threads=args.threads,
+                batch=args.train_batch,
+                timesteps=args.train_timesteps,
+                images=1280 if args.quick else 12800,
+                epochs=2,
+                repeats=1 if args.quick else 3,
+                emit=report.emit,
+            )
+        elif section == "deploy" and device.type == "cuda":
+            report.emit({"section": "deploy", "variant": "all", "skipped": "exports run on CPUs"})
+        elif section == "deploy":
+            deploy.run_deploy(
+                program=args.cpp_examples / "mtsnn-predict",
+                threads=args.threads,
+                budget=budget,
+                emit=report.emit,
             )
         elif device.type == "cuda":
             report.data["gbench_context"] = {"skipped": "it times CPU kernels: use --device cpu"}

@@ -1,4 +1,5 @@
-"""End to end: images/s of one SGD training step of the MNIST ConvNet, SNN against its ANN twin."""
+"""End to end: images/s of one SGD training step of the MNIST ConvNet, SNN against its ANN twin,
+eager and under torch.compile, in the memory layout `mtsnn train` uses on the device."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from torch import nn
 import mtsnn
 from mtsnn.models import build_model
 from mtsnn.nn import MTLIF
+from mtsnn.training.layout import memory_format_of
 
 # The ANN first: the others report their cost relative to it.
-VARIANTS = ("ann", "mtsnn", "reference")
+VARIANTS = ("ann", "mtsnn", "reference", "ann compiled", "mtsnn compiled")
 
 
 class ReferenceMTLIF(nn.Module):
@@ -46,7 +48,7 @@ def build(variant: str, timesteps: int) -> nn.Module:
         num_classes=10,
         image_size=28,
         timesteps=timesteps,
-        ann=variant == "ann",
+        ann=variant.startswith("ann"),
     )
     if variant == "reference":
         for parent in list(model.modules()):
@@ -70,19 +72,25 @@ def run_train_step(
     twin's, i.e. how many times an SNN step costs an ANN step.
     """
     generator = torch.Generator().manual_seed(0)
+    memory_format = memory_format_of(None, device)
     images = torch.randn(batch, 1, 28, 28, generator=generator).to(device)
+    images = images.contiguous(memory_format=memory_format)
     labels = torch.randint(0, 10, (batch,), generator=generator).to(device)
     ann_ms = None
     for variant in VARIANTS:
         torch.manual_seed(0)  # the same initial weights for every variant
-        model = build(variant, timesteps).to(device).train()
+        model = build(variant, timesteps).to(device, memory_format=memory_format).train()
         optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        network = torch.compile(model) if variant.endswith("compiled") else model
 
-        def step(model: nn.Module = model, optimizer: torch.optim.Optimizer = optimizer) -> None:
+        def step(
+            network: nn.Module = network, optimizer: torch.optim.Optimizer = optimizer
+        ) -> None:
             optimizer.zero_grad(set_to_none=True)
-            nn.functional.cross_entropy(model(images), labels).backward()
+            nn.functional.cross_entropy(network(images), labels).backward()
             optimizer.step()
 
+        step()  # compiles, for the compiled variants
         timing = measure(step, device, budget)
         ann_ms = ann_ms or timing["median_ms"]
         emit(
@@ -90,6 +98,7 @@ def run_train_step(
                 "section": "train",
                 "variant": variant,
                 "model": "convnet",
+                "memory_format": str(memory_format).removeprefix("torch."),
                 "timesteps": model.timesteps,
                 "batch": batch,
                 "images_per_s": batch / timing["median_ms"] * 1e3,

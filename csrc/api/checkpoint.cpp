@@ -168,6 +168,9 @@ Checkpoint load_checkpoint(const std::string& path) {
       checkpoint.metrics[item.key()] = item->get<double>();
     }
   }
+  const auto channels_last = meta.find("channels_last");
+  checkpoint.channels_last =
+      channels_last != meta.end() && channels_last->is_boolean() && channels_last->get<bool>();
   return checkpoint;
 }
 
@@ -210,7 +213,8 @@ void restore_model(const Checkpoint& checkpoint, torch::nn::Module& model) {
 std::string save_checkpoint(const std::string& run_dir, const torch::nn::Module& model,
                             int64_t epoch, const TrainConfig& config,
                             const std::map<std::string, double>& metrics,
-                            const DatasetInfo& dataset, const std::string& data_dir) {
+                            const DatasetInfo& dataset, const std::string& data_dir,
+                            bool channels_last) {
   TORCH_CHECK_VALUE(epoch >= 0, "save_checkpoint: epoch must be >= 0, got ", epoch);
   detail::create_directories(run_dir);
   const std::string tensors_name = four_digit_epoch(epoch);
@@ -243,6 +247,7 @@ std::string save_checkpoint(const std::string& run_dir, const torch::nn::Module&
       {"rng", Json::object()},
       {"world_size", 1},
       {"data_dir", data_dir.empty() ? Json() : Json(data_dir)},
+      {"channels_last", channels_last},
       {"dataset", dataset_json(dataset)},
       {"versions", {{"torch", TORCH_VERSION}, {"trainer", "mtsnn C++"}}},
       {"optimizer", {{"param_groups", Json::array()}, {"scalars", Json::object()}}},

@@ -76,10 +76,7 @@ void ConvNetImpl::pretty_print(std::ostream& stream) const {
 int64_t ConvNetImpl::timesteps() const { return options.ann() ? 1 : options.timesteps(); }
 
 at::Tensor ConvNetImpl::forward(const at::Tensor& images) {
-  const at::Tensor current = encoder->forward(images);
-  std::vector<int64_t> shape{timesteps()};
-  shape.insert(shape.end(), current.sizes().begin(), current.sizes().end());
-  return body->forward(current.unsqueeze(0).expand(shape)).mean(0);
+  return body->forward(repeat_over_time(encoder->forward(images), timesteps())).mean(0);
 }
 
 const std::vector<std::string>& model_names() {

@@ -105,4 +105,14 @@ void ChainImpl::pretty_print(std::ostream& stream) const { stream << "mtsnn::nn:
 
 at::Tensor ChainImpl::forward(const at::Tensor& x) { return SequentialImpl::forward(x); }
 
+void to_channels_last(torch::nn::Module& module) {
+  const at::NoGradGuard no_grad;
+  for (at::Tensor tensor : module.parameters()) {
+    if (tensor.dim() == 4) tensor.set_data(tensor.contiguous(at::MemoryFormat::ChannelsLast));
+  }
+  for (at::Tensor tensor : module.buffers()) {
+    if (tensor.dim() == 4) tensor.set_data(tensor.contiguous(at::MemoryFormat::ChannelsLast));
+  }
+}
+
 }  // namespace mtsnn::nn

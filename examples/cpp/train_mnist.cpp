@@ -1,12 +1,14 @@
 // mtsnn-train-mnist: trains the MNIST (or Fashion-MNIST) ConvNet SNN in pure C++ with the mtsnn
 // C++ API, on the official IDX files (gzipped or not), with the recipe of `mtsnn train`: Adam,
-// a per-epoch cosine learning rate, random shifts of +-2 pixels (and flips for Fashion-MNIST).
+// a per-epoch cosine learning rate, random shifts of +-2 pixels (and flips for Fashion-MNIST),
+// and, as on the CPU there, channels-last conv weights and freed memory kept in the process.
 // Each epoch prints one line and writes an mtsnn checkpoint that Python reads
 // (`mtsnn eval --checkpoint OUT`); --evaluate reads any mtsnn checkpoint, Python's included.
 //
 //   mtsnn-train-mnist --data-dir DIR [--out DIR] [--epochs 8] [--timesteps 2] [--model convnet]
 //                     [--ann] [--batch-size 128] [--lr 0.001] [--seed 0] [--threads N]
 //                     [--limit-train N] [--limit-test N] [--no-augment] [--dataset fashion-mnist]
+//                     [--no-channels-last] [--no-keep-memory]
 //   mtsnn-train-mnist --evaluate RUN_DIR --data-dir DIR
 #include <mtsnn/mtsnn.h>
 #include <torch/torch.h>
@@ -36,6 +38,8 @@ struct Options {
   int64_t threads = 0;  // 0: torch's default
   bool ann = false;
   bool augment = true;
+  bool channels_last = true;
+  bool keep_memory = true;
   std::optional<int64_t> limit_train, limit_test;
 };
 
@@ -136,7 +140,8 @@ mtsnn::data::ImageSet subset(mtsnn::data::ImageSet set, std::optional<int64_t> l
   return set;
 }
 
-// uint8 pixels -> standardised float32, as `pixel * 1 / (255 std) - mean / std`.
+// uint8 pixels -> standardised float32, as `pixel * 1 / (255 std) - mean / std`. (One-channel
+// images are channels-last as they are: the conv weights' layout decides the network's.)
 torch::Tensor normalize(const torch::Tensor& pixels, const DatasetFacts& facts) {
   return pixels.to(torch::kFloat) * (1.0 / (255.0 * facts.std)) + (-facts.mean / facts.std);
 }
@@ -212,12 +217,14 @@ Figures train_epoch(mtsnn::models::ConvNet& model, torch::optim::Adam& optimizer
   return {loss_sum / images, correct / images, seconds};
 }
 
-mtsnn::models::ConvNet build(const mtsnn::TrainConfig& config) {
-  return mtsnn::models::build_model(config.model,
-                                    mtsnn::models::ConvNetOptions()
-                                        .timesteps(config.timesteps)
-                                        .ann(config.ann)
-                                        .neuron(mtsnn::nn::MTLIFOptions(config.neuron_options())));
+mtsnn::models::ConvNet build(const mtsnn::TrainConfig& config, bool channels_last) {
+  mtsnn::models::ConvNet model = mtsnn::models::build_model(
+      config.model, mtsnn::models::ConvNetOptions()
+                        .timesteps(config.timesteps)
+                        .ann(config.ann)
+                        .neuron(mtsnn::nn::MTLIFOptions(config.neuron_options())));
+  if (channels_last) mtsnn::nn::to_channels_last(*model);
+  return model;
 }
 
 mtsnn::TrainConfig config_of(const Options& options) {
@@ -241,7 +248,8 @@ mtsnn::TrainConfig config_of(const Options& options) {
 int evaluate_checkpoint(const Options& options) {
   const mtsnn::Checkpoint checkpoint = mtsnn::load_checkpoint(options.evaluate);
   const DatasetFacts& facts = kDatasets.at(checkpoint.config.dataset);
-  mtsnn::models::ConvNet model = build(checkpoint.config);
+  // As `mtsnn eval`: the layout the run was evaluated in (rounding differs between layouts).
+  mtsnn::models::ConvNet model = build(checkpoint.config, checkpoint.channels_last);
   mtsnn::restore_model(checkpoint, *model);
   const auto test =
       subset(mtsnn::data::load_idx_split(options.data_dir, "test"), checkpoint.config.limit_test);
@@ -265,7 +273,7 @@ int train(const Options& options) {
   }
   const mtsnn::TrainConfig config = config_of(options);
   torch::manual_seed(options.seed);
-  mtsnn::models::ConvNet model = build(config);
+  mtsnn::models::ConvNet model = build(config, options.channels_last);
   torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(options.lr));
   std::printf("training %s on %s (%lld train / %lld test images) in C++, %d threads, T = %lld\n",
               options.model.c_str(), options.dataset.c_str(),
@@ -304,7 +312,7 @@ int train(const Options& options) {
     dataset.train_images = train_set.images.size(0);
     dataset.test_images = test_set.images.size(0);
     mtsnn::save_checkpoint(options.out, *model, epoch + 1, config, metrics, dataset,
-                           options.data_dir);
+                           options.data_dir, options.channels_last);
   }
   std::printf("final test accuracy in %s/checkpoint.json\n", options.out.c_str());
   return 0;
@@ -316,6 +324,7 @@ int main(int argc, char** argv) {
   try {
     const Options options = parse(argc, argv);
     if (options.threads > 0) at::set_num_threads(static_cast<int>(options.threads));
+    if (options.keep_memory) mtsnn::keep_freed_memory();
     return options.evaluate.empty() ? train(options) : evaluate_checkpoint(options);
   } catch (const std::invalid_argument& error) {
     std::cerr << "mtsnn-train-mnist: usage error: " << error.what() << std::endl;

@@ -5,6 +5,7 @@ from mtsnn._extension import (
     built_with_cuda,
     cpu_capability,
     extension_available,
+    keep_freed_memory,
     set_cpu_capability,
 )
 
@@ -15,6 +16,7 @@ __all__ = [
     "cpu_capability",
     "extension_available",
     "functional",
+    "keep_freed_memory",
     "nn",
     "reference",
     "set_cpu_capability",

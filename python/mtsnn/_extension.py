@@ -51,4 +51,18 @@ def set_cpu_capability(name: str) -> None:
     require_extension().set_cpu_capability(name)
 
 
+def keep_freed_memory() -> bool:
+    """Make the C library keep memory the process frees, for its next allocations, instead of
+    returning it to the system; return whether it could (glibc only).
+
+    PyTorch's CPU tensors are plain malloc blocks: by default every tensor over 32 MiB is mapped
+    anew on each allocation, and freed heap memory is trimmed, so each training step pays a page
+    fault per 4 KiB of its large activations. With this the resident memory stays at its peak
+    instead. Process-wide; `mtsnn train` calls it unless --no-keep-memory. (Without mtsnn, the
+    environment variables MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_, set to a large value
+    before the process starts, do the same.)
+    """
+    return bool(require_extension().keep_freed_memory())
+
+
 _load()

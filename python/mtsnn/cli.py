@@ -213,6 +213,18 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--threads", type=POSITIVE_INT, help="CPU threads (default: torch's)")
     run.add_argument("--compile", action="store_true", help="torch.compile the training step")
+    run.add_argument(
+        "--channels-last",
+        action=argparse.BooleanOptionalAction,
+        help="channels-last images and conv weights (default: on with --device cpu)",
+    )
+    run.add_argument(
+        "--keep-memory",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="keep freed memory in the process instead of returning it to the system, so that "
+        "large activations are not page-faulted in at every step (glibc; default: on)",
+    )
     run.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
     run.add_argument(
         "--sync-bn",
@@ -344,6 +356,8 @@ def _train(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         device=args.device,
         threads=args.threads,
         compile=args.compile,
+        channels_last=args.channels_last,
+        keep_memory=args.keep_memory,
         quiet=args.quiet,
         resume=args.resume,
         dist_timeout=args.dist_timeout,

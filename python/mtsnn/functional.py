@@ -106,3 +106,28 @@ def check_options(
         width=width,
         detach_reset=detach_reset,
     )
+
+
+class _RepeatOverTime(torch.autograd.Function):
+    """The forward of repeat_over_time, with a backward that sums into x's own memory layout."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, steps: int) -> torch.Tensor:
+        ctx.save_for_backward(x)  # for its layout: the expanded output keeps it alive anyway
+        return x.unsqueeze(0).expand(steps, *x.shape)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        (x,) = ctx.saved_tensors
+        return torch.sum(grad, 0, out=torch.empty_like(x, dtype=grad.dtype)), None
+
+
+def repeat_over_time(x: torch.Tensor, steps: int) -> torch.Tensor:
+    """``x`` seen at each of ``steps`` time steps: [B, ...] -> [T, B, ...], without a copy.
+
+    The same values as ``x.unsqueeze(0).expand(steps, *x.shape)`` (a view with time stride 0,
+    which the fused op reads in place), but its gradient (the sum over time) comes back in ``x``'s
+    memory layout: expand's own gradient is contiguous, which makes a channels-last network copy
+    it back at the next layer.
+    """
+    return _RepeatOverTime.apply(x, steps)

@@ -160,6 +160,19 @@ TEST(Autograd, NoGradientWithoutGradMode) {
   EXPECT_FALSE(mtsnn::mt_lif(x).requires_grad());
 }
 
+TEST(RepeatOverTime, IsExpandWithAGradientInTheInputsLayout) {
+  const at::Tensor x =
+      at::randn({3, 4, 5, 5}).contiguous(at::MemoryFormat::ChannelsLast).requires_grad_();
+  const at::Tensor repeated = mtsnn::repeat_over_time(x, 2);
+  EXPECT_TRUE(at::equal(repeated, x.unsqueeze(0).expand({2, 3, 4, 5, 5})));
+  EXPECT_EQ(repeated.stride(0), 0);
+  const at::Tensor grad = at::randn(repeated.sizes());
+  repeated.backward(grad);
+  EXPECT_TRUE(at::equal(x.grad(), grad.sum(0)));
+  EXPECT_TRUE(x.grad().is_contiguous(at::MemoryFormat::ChannelsLast));
+  EXPECT_THROW(mtsnn::repeat_over_time(x, 0), c10::ValueError);
+}
+
 TEST(Autograd, BadOptionsRaiseTheValueErrorsPythonShows) {
   const at::Tensor x = at::randn({2, 4});
   const auto message_of = [&](const NeuronOptions& o) -> std::string {

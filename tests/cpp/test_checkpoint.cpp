@@ -265,9 +265,10 @@ TEST_F(CheckpointDir, WritesPythonsLayout) {
   for (auto item = meta.begin(); item != meta.end(); ++item) {
     keys.push_back(item.key());
   }
-  EXPECT_EQ(keys, (std::vector<std::string>{"format", "format_version", "epoch", "config",
-                                            "metrics", "rng", "world_size", "data_dir", "dataset",
-                                            "versions", "optimizer", "tensors_file", "sha256"}));
+  EXPECT_EQ(keys,
+            (std::vector<std::string>{"format", "format_version", "epoch", "config", "metrics",
+                                      "rng", "world_size", "data_dir", "channels_last", "dataset",
+                                      "versions", "optimizer", "tensors_file", "sha256"}));
   EXPECT_EQ(meta["format"], "mtsnn-checkpoint");
   EXPECT_EQ(meta["format_version"], 1);
   EXPECT_EQ(meta["epoch"], 2);
@@ -277,6 +278,7 @@ TEST_F(CheckpointDir, WritesPythonsLayout) {
   EXPECT_EQ(meta["rng"], Json::object());
   EXPECT_EQ(meta["world_size"], 1);
   EXPECT_EQ(meta["data_dir"], "/data");
+  EXPECT_EQ(meta["channels_last"], false);
   EXPECT_EQ(meta["dataset"], Json::parse(R"({"name": "mnist", "source": "/data/mnist",
       "is_sample": false, "train_images": 60000, "validation_images": 0, "test_images": 100})"));
   EXPECT_EQ(meta["versions"]["trainer"], "mtsnn C++");
@@ -327,6 +329,14 @@ TEST_F(CheckpointDir, LoadsWhatItSaved) {
     mtsnn::restore_model(checkpoint, fresh);
     expect_same_state(*net_, fresh);
   }
+}
+
+TEST_F(CheckpointDir, RecordsTheLayout) {
+  EXPECT_FALSE(mtsnn::load_checkpoint(save()).channels_last);
+  mtsnn::save_checkpoint(run_, *net_, 2, config_, metrics_, dataset_, "/data", true);
+  EXPECT_TRUE(mtsnn::load_checkpoint(run_).channels_last);
+  save_and_edit([](Json& meta) { meta.erase("channels_last"); });  // runs from before the field
+  EXPECT_FALSE(mtsnn::load_checkpoint(run_).channels_last);
 }
 
 TEST_F(CheckpointDir, DeletesTheTensorFilesOfEarlierEpochsOnly) {

@@ -4,6 +4,7 @@
 #include <c10/util/Exception.h>
 #include <gtest/gtest.h>
 #include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/serialize.h>
 
@@ -127,6 +128,19 @@ TEST(Layers, SaveAndLoadRoundTrip) {
   std::remove(path.c_str());
   const at::Tensor x = at::randn({2, 5, 6}) * 3;
   EXPECT_TRUE(at::equal(restored->forward(x), network->forward(x)));
+}
+
+TEST(Layers, ToChannelsLastRelaysOutConvWeightsOnly) {
+  torch::nn::Sequential network(torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 4, 3)),
+                                torch::nn::Linear(4, 2));
+  const at::Tensor before = network[0]->as<torch::nn::Conv2d>()->weight.clone();
+  mtsnn::nn::to_channels_last(*network);
+  const at::Tensor& weight = network[0]->as<torch::nn::Conv2d>()->weight;
+  EXPECT_TRUE(weight.is_contiguous(at::MemoryFormat::ChannelsLast));
+  EXPECT_FALSE(weight.is_contiguous());
+  EXPECT_TRUE(at::equal(weight, before));
+  EXPECT_TRUE(weight.requires_grad());
+  EXPECT_TRUE(network[1]->as<torch::nn::Linear>()->weight.is_contiguous());
 }
 
 TEST(Layers, BadOptionsFailAtConstruction) {

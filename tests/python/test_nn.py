@@ -105,3 +105,18 @@ def test_layers_follow_module_dtype_and_device(device):
     layer = snn.MTLIF(learn_decay=True).to(device=device, dtype=torch.float64)
     out = layer(torch.randn(2, 3, device=device, dtype=torch.float64))
     assert out.dtype == torch.float64 and out.device.type == device
+
+
+def test_repeat_over_time_is_expand_with_a_gradient_in_the_inputs_layout():
+    x = torch.randn(3, 4, 5, 5).contiguous(memory_format=torch.channels_last).requires_grad_()
+    repeated = functional.repeat_over_time(x, 2)
+    assert torch.equal(repeated, x.unsqueeze(0).expand(2, *x.shape))
+    assert repeated.stride(0) == 0
+    grad = torch.randn(repeated.shape)
+    repeated.backward(grad)
+    assert torch.equal(x.grad, grad.sum(0))
+    assert x.grad.is_contiguous(memory_format=torch.channels_last)
+    assert torch.autograd.gradcheck(
+        lambda a: functional.repeat_over_time(a, 3),
+        (torch.randn(2, 3, dtype=torch.float64, requires_grad=True),),
+    )

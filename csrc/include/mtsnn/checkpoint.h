@@ -81,6 +81,9 @@ struct Checkpoint {
   TrainConfig config;
   // The numeric entries of "metrics" ("epoch", "test_accuracy", ...).
   std::map<std::string, double> metrics;
+  // Whether the run laid images and conv weights out channels-last (false for runs from before
+  // the field): an evaluation that wants the run's exact figures uses the same layout.
+  bool channels_last = false;
   // The whole checkpoint.json text, for the fields not parsed here.
   std::string meta_json;
   // Every tensor, on the CPU: "model.<name>" for the model's state, "optimizer.<...>" too when
@@ -116,12 +119,13 @@ struct DatasetInfo {
 // "model.<name>", on the CPU, contiguous), then checkpoint.json naming it with its sha256, each
 // atomically and durably; then deletes the tensor files of earlier checkpoints there. The JSON
 // records config, metrics (plus "epoch"), dataset, data_dir (null when empty), world_size 1,
-// the torch version, and empty rng and optimizer state: Python can evaluate the checkpoint
-// (`mtsnn eval` needs metrics["test_accuracy"]) but not resume it. Returns the checkpoint.json
-// path. Throws c10::Error naming the file that cannot be written.
+// channels_last, the torch version, and empty rng and optimizer state: Python can evaluate the
+// checkpoint (`mtsnn eval` needs metrics["test_accuracy"]) but not resume it. Returns the
+// checkpoint.json path. Throws c10::Error naming the file that cannot be written.
 std::string save_checkpoint(const std::string& run_dir, const torch::nn::Module& model,
                             int64_t epoch, const TrainConfig& config,
                             const std::map<std::string, double>& metrics,
-                            const DatasetInfo& dataset, const std::string& data_dir);
+                            const DatasetInfo& dataset, const std::string& data_dir,
+                            bool channels_last = false);
 
 }  // namespace mtsnn

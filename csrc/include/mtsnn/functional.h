@@ -24,6 +24,8 @@
 #include <string>
 #include <tuple>
 
+#include "mtsnn/runtime.h"
+
 namespace mtsnn {
 
 // The neuron's options, with the defaults of mtsnn.options in Python.
@@ -57,27 +59,13 @@ std::tuple<at::Tensor, at::Tensor> mt_lif_with_state(
     const std::optional<at::Tensor>& v0 = std::nullopt,
     const std::optional<at::Tensor>& decay = std::nullopt);
 
+// x seen at each of `steps` time steps: [B, ...] -> [T, B, ...] without a copy (a view with time
+// stride 0, which mt_lif reads in place). Its gradient, the sum over time, comes back in x's
+// memory layout, where expand's own gradient is contiguous (and a channels-last network would
+// copy it back at the next layer).
+at::Tensor repeat_over_time(const at::Tensor& x, int64_t steps);
+
 // Throws the error mt_lif would throw for these options, without running anything.
 void check_options(const NeuronOptions& options);
-
-// The CPU kernel variant in use: "avx512", "avx2" or "default". The best one the processor
-// supports is chosen when the library loads unless $MTSNN_CPU_CAPABILITY names one;
-// set_cpu_capability switches it (for comparisons; c10::ValueError if unsupported here).
-const char* cpu_capability();
-void set_cpu_capability(const std::string& name);
-
-// Whether this build registered CUDA kernels.
-bool built_with_cuda();
-
-namespace detail {
-// Loading libmtsnn is what registers the operator. A linker running with --as-needed drops a
-// library that no object file references, which would leave a program that calls the operator
-// only through the dispatcher without it; so every file that includes an mtsnn header references
-// libmtsnn here.
-int link_anchor();
-namespace {
-[[maybe_unused]] const int kLinkAnchor = link_anchor();
-}  // namespace
-}  // namespace detail
 
 }  // namespace mtsnn

@@ -5,7 +5,7 @@
 //   at::Tensor logits = net->forward(images);        // images: float [B, 1, 28, 28]
 //
 // Every model uses direct encoding: the encoder (conv + BN) runs once on the static images
-// [B, C, H, W] and its output is broadcast over T with expand (no copy); the body runs on
+// [B, C, H, W] and its output is broadcast over T (repeat_over_time: no copy); the body runs on
 // [T, B, ...] and the logits are averaged over T. With ann(true) every MT-LIF layer is a ReLU and
 // T is 1: the ANN twin of the SNN.
 #pragma once

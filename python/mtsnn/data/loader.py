@@ -144,8 +144,8 @@ class BatchLoader:
     (random_rotate_scale).
 
     Yields:
-        (images float32 [B, C, H, W], labels int64 [B]). Images are scaled to [0, 1] and, when
-        ``normalize``, standardised with NORMALIZATION[dataset.name].
+        (images float32 [B, C, H, W] in ``memory_format``, labels int64 [B]). Images are scaled
+        to [0, 1] and, when ``normalize``, standardised with NORMALIZATION[dataset.name].
     """
 
     def __init__(
@@ -163,6 +163,7 @@ class BatchLoader:
         world_size: int = 1,
         device: str | torch.device = "cpu",
         normalize: bool = True,
+        memory_format: torch.memory_format = torch.contiguous_format,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -188,6 +189,7 @@ class BatchLoader:
         self.rank = rank
         self.world_size = world_size
         self.device = torch.device(device)
+        self.memory_format = memory_format
         self.epoch = 0
         self.num_samples = math.ceil(len(dataset) / world_size)
         self._images = dataset.images.to(self.device)
@@ -239,4 +241,5 @@ class BatchLoader:
             if generator is not None and (self.rotation or self.scaling):
                 # On raw pixel values, so that the zero fill is black before normalisation.
                 images = random_rotate_scale(images, generator, self.rotation, self.scaling)
-            yield images * self._scale + self._shift, self._labels[batch]
+            images = images * self._scale + self._shift
+            yield images.contiguous(memory_format=self.memory_format), self._labels[batch]

@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from mtsnn.functional import repeat_over_time
 from mtsnn.nn import MTLIF
 
 
@@ -62,8 +63,8 @@ class SpikingClassifier(nn.Module):
 
     Subclasses set ``self.encoder`` (a stateless module run once on the static images
     [B, C, H, W], normally conv + BN) and ``self.body`` (run on [T, B, ...], ending in logits
-    [T, B, classes]). ``forward`` broadcasts the encoder's output over T with ``expand`` (no copy,
-    no recomputation) and returns the logits averaged over T.
+    [T, B, classes]). ``forward`` broadcasts the encoder's output over T (repeat_over_time: no
+    copy, no recomputation) and returns the logits averaged over T.
 
     With ``ann=True`` the same layers are built with ReLU in place of every MT-LIF neuron and T is
     forced to 1: the ANN twin of the SNN.
@@ -94,9 +95,7 @@ class SpikingClassifier(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Return the logits [B, classes] for static images [B, C, H, W]."""
-        current = self.encoder(images)
-        sequence = current.unsqueeze(0).expand(self.timesteps, *current.shape)
-        return self.body(sequence).mean(0)
+        return self.body(repeat_over_time(self.encoder(images), self.timesteps)).mean(0)
 
     def extra_repr(self) -> str:
         return f"timesteps={self.timesteps}, ann={self.ann}"

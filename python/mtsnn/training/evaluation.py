@@ -14,6 +14,7 @@ from mtsnn.training.checkpoint import load_checkpoint, restore_model
 from mtsnn.training.config import EVAL_BATCH_SIZE, TrainConfig
 from mtsnn.training.data import load_split, split_validation
 from mtsnn.training.errors import ConfigError
+from mtsnn.training.layout import memory_format_of
 
 EVAL_SPLITS: tuple[str, ...] = ("test", "validation")
 
@@ -105,9 +106,16 @@ def evaluate_checkpoint(
     model = config.build_model(images)
     restore_model(checkpoint, model)
     context = distributed.DistContext(device=torch.device(device))
-    model.to(context.device)
+    # The layout the run evaluated in (rounding differs between layouts); older runs had none.
+    memory_format = memory_format_of(checkpoint.meta.get("channels_last", False), context.device)
+    model.to(context.device, memory_format=memory_format)
     loader = BatchLoader(
-        images, EVAL_BATCH_SIZE, shuffle=False, augment=False, device=context.device
+        images,
+        EVAL_BATCH_SIZE,
+        shuffle=False,
+        augment=False,
+        device=context.device,
+        memory_format=memory_format,
     )
     return {
         **evaluate(model, loader, context),

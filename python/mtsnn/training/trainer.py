@@ -16,6 +16,7 @@ import torch
 from torch.nn.functional import cross_entropy
 from torch.nn.parallel import DistributedDataParallel
 
+from mtsnn import keep_freed_memory
 from mtsnn.data import BatchLoader, ImageDataset
 from mtsnn.models import count_parameters
 from mtsnn.training import distributed
@@ -32,6 +33,7 @@ from mtsnn.training.data import load_split, split_validation
 from mtsnn.training.errors import ConfigError
 from mtsnn.training.evaluation import evaluate
 from mtsnn.training.fileio import check_free_space, check_writable
+from mtsnn.training.layout import memory_format_of
 from mtsnn.training.progress import ProgressBar
 from mtsnn.training.reproducibility import (
     restored_torch_settings,
@@ -63,6 +65,11 @@ class RunOptions:
         device: "cpu" or "cuda".
         threads: torch's CPU thread count (None: torch's default).
         compile: run training steps through torch.compile.
+        channels_last: lay images and conv weights out channels-last (None: on the CPU, where
+            pooling and BatchNorm are much faster so; recorded in the checkpoint, which
+            `mtsnn eval` follows).
+        keep_memory: keep freed memory in the process (mtsnn.keep_freed_memory), so that large
+            activations are not faulted in anew at every step.
         quiet: no progress bar and no per-epoch lines on stderr.
         resume: continue the run in ``out`` from its checkpoint.
         dist_timeout: seconds before a collective waiting on a dead peer fails.
@@ -75,6 +82,8 @@ class RunOptions:
     device: str = "cpu"
     threads: int | None = None
     compile: bool = False
+    channels_last: bool | None = None
+    keep_memory: bool = True
     quiet: bool = False
     resume: bool = False
     dist_timeout: float = 300.0
@@ -137,6 +146,8 @@ def _train(
         check_writable(run_dir)
     if run.threads is not None:
         torch.set_num_threads(run.threads)
+    if run.keep_memory:
+        keep_freed_memory()
     use_deterministic(config.deterministic)
     seed_everything(config.seed)
 
@@ -146,7 +157,8 @@ def _train(
     model = config.build_model(splits.train)
     if config.sync_bn and context.is_distributed:
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    model.to(context.device)
+    memory_format = memory_format_of(run.channels_last, context.device)
+    model.to(context.device, memory_format=memory_format)
     optimizer = make_optimizer(config, model)
     if context.is_main:
         needed = _CHECKPOINT_COPIES * checkpoint_bytes(model, config.optimizer)
@@ -158,7 +170,7 @@ def _train(
         set_rng_state(checkpoint.meta["rng"])
         start, metrics = checkpoint.epoch, checkpoint.meta["metrics"]
     network, ddp = _wrap(model, run, context)
-    train_loader, eval_loaders = _loaders(config, splits, context)
+    train_loader, eval_loaders = _loaders(config, splits, context, memory_format)
 
     log = RunLog(run_dir, start) if context.is_main else None
     verbose = context.is_main and not run.quiet
@@ -254,12 +266,20 @@ def _wrap(
 
 
 def _loaders(
-    config: TrainConfig, splits: Splits, context: distributed.DistContext
+    config: TrainConfig,
+    splits: Splits,
+    context: distributed.DistContext,
+    memory_format: torch.memory_format,
 ) -> tuple[BatchLoader, dict[str, BatchLoader]]:
     """This rank's shards: shuffled micro-batches for training, and fixed batches for each
     evaluated split ("validation" when held out, then "test")."""
     micro_batch = config.batch_size // (context.world_size * config.grad_accum)
-    shard = dict(rank=context.rank, world_size=context.world_size, device=context.device)
+    shard = dict(
+        rank=context.rank,
+        world_size=context.world_size,
+        device=context.device,
+        memory_format=memory_format,
+    )
     train_loader = BatchLoader(
         splits.train,
         micro_batch,
@@ -412,6 +432,7 @@ def _checkpoint_meta(
         "rng": rng_state(),
         "world_size": context.world_size,
         "data_dir": run.data_dir,
+        "channels_last": memory_format_of(run.channels_last, context.device) == torch.channels_last,
         "dataset": _dataset_info(splits),
         "versions": versions(),
     }
