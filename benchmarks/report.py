@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -12,13 +11,9 @@ from pathlib import Path
 import torch
 
 import mtsnn
+import mtsnn.machine
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def usable_cores() -> int:
-    """CPU cores this process may run on."""
-    return len(os.sched_getaffinity(0))
 
 
 def format_size(neurons: int) -> str:
@@ -35,16 +30,6 @@ def _num(value: float) -> str:
     return f"{value:.0f}" if value >= 100 else f"{value:.3g}"
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def _git_commit() -> str:
     completed = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False
@@ -53,20 +38,11 @@ def _git_commit() -> str:
 
 
 def machine_info(device: torch.device) -> dict:
-    """CPU, cores, threads, load, versions, mtsnn's kernel variant and, on CUDA, the GPU."""
+    """mtsnn.machine.machine_info, plus the load, the git commit and, on CUDA, the GPU's
+    properties."""
     info = {
-        "cpu_model": _cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "usable_cores": usable_cores(),
-        "torch_threads": torch.get_num_threads(),
+        **mtsnn.machine.machine_info(),
         "load_average_at_start": list(os.getloadavg()),
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "torch": torch.__version__,
-        "torch_cuda": torch.version.cuda,
-        "mtsnn": mtsnn.__version__,
-        "mtsnn_cpu_capability": mtsnn.cpu_capability(),
-        "mtsnn_built_with_cuda": mtsnn.built_with_cuda(),
         "git_commit": _git_commit(),
     }
     if device.type == "cuda":
@@ -305,7 +281,7 @@ def render_markdown(data: dict) -> str:
     """The report as markdown: a header line on the machine, then a table per section run."""
     machine = data["machine"]
     kernels = f"mtsnn {machine['mtsnn']}, CPU kernels {machine['mtsnn_cpu_capability']}"
-    where = f"{machine['cpu_model']}, {machine['usable_cores']} cores"
+    where = f"{machine['cpu']}, {machine['usable_cores']} cores"
     if "gpu" in machine:
         where = f"{machine['gpu']['name']}; {where}"
     # Other processes' load skews the timings: show it (1, 5, 15-minute averages).

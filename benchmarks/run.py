@@ -1,10 +1,12 @@
 """mtsnn's benchmark suite: one command writes a JSON of every measurement and a markdown table.
 
-    PYTHONPATH=python python benchmarks/run.py [--quick] [--device cpu|cuda] [--out DIR]
+    python benchmarks/run.py [--quick] [--device cpu|cuda] [--out DIR]
 
 Sections: the neuron op against its reference, torch.compile and peer libraries (neuron); the
 op's effective bandwidth against a tensor copy (bandwidth); a training step of the MNIST ConvNet
-against its ANN twin (train); the C++ Google Benchmark binary (gbench). See benchmarks/README.md.
+against its ANN twin, eager and compiled (train); the C++ Google Benchmark binary (gbench);
+training in C++ against `mtsnn train` (cpptrain); an exported model in C++, Python and compiled
+(deploy). See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ import neuron_bench
 import torch
 import train_step_bench
 from neurons import IMPLEMENTATIONS, OPTIONS
-from report import REPO, Report, machine_info, usable_cores
+from report import REPO, Report, machine_info
 from timing import FULL, QUICK
 
 import mtsnn
+from mtsnn.machine import usable_cores
 
 SECTIONS = ("neuron", "bandwidth", "train", "gbench", "cpptrain", "deploy")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -103,6 +106,60 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def _run_section(
+    section: str, args: argparse.Namespace, report: Report, implementations: dict
+) -> None:
+    """Run one section of the suite, its records going to ``report``."""
+    device = torch.device(args.device)
+    budget = QUICK if args.quick else FULL
+    common = dict(device=device, budget=budget, emit=report.emit)
+    dtypes = [DTYPES[name] for name in args.dtypes]
+    if section == "neuron":
+        neuron_bench.run_neuron_bench(
+            names=[name for name in args.impls if "skipped" not in implementations[name]],
+            steps=args.steps,
+            sizes=args.sizes,
+            dtypes=dtypes,
+            **common,
+        )
+    elif section == "bandwidth":
+        bandwidth.run_bandwidth(steps=args.steps, sizes=args.sizes, dtypes=dtypes, **common)
+    elif section == "train":
+        train_step_bench.run_train_step(
+            timesteps=args.train_timesteps, batch=args.train_batch, **common
+        )
+    elif section == "cpptrain":
+        cpp_train.run_cpp_train(
+            program=args.cpp_examples / "mtsnn-train-mnist",
+            threads=args.threads,
+            batch=args.train_batch,
+            timesteps=args.train_timesteps,
+            images=1280 if args.quick else 12800,
+            epochs=2,
+            repeats=1 if args.quick else 3,
+            emit=report.emit,
+        )
+    elif section == "deploy" and device.type == "cuda":
+        report.emit({"section": "deploy", "variant": "all", "skipped": "exports run on CPUs"})
+    elif section == "deploy":
+        deploy.run_deploy(
+            program=args.cpp_examples / "mtsnn-predict",
+            threads=args.threads,
+            budget=budget,
+            emit=report.emit,
+        )
+    elif device.type == "cuda":
+        report.data["gbench_context"] = {"skipped": "it times CPU kernels: use --device cpu"}
+    else:
+        report.data["gbench_context"] = gbench.run_gbench(
+            binary=args.gbench_binary,
+            benchmark_filter=args.gbench_filter,
+            min_time_s=GBENCH_MIN_TIME_S[args.quick],
+            timeout_s=600,
+            emit=report.emit,
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the selected sections, save as they go, print the markdown table."""
     args = parse_args(argv)
@@ -113,21 +170,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.keep_memory:
         mtsnn.keep_freed_memory()
     torch.manual_seed(0)
-    budget = QUICK if args.quick else FULL
-    dtypes = [DTYPES[name] for name in args.dtypes]
     created = datetime.datetime.now(datetime.timezone.utc)
     tag = device.type + ("-quick" if args.quick else "")
     args.out.mkdir(parents=True, exist_ok=True)
     implementations = neuron_bench.describe(args.impls, device) if "neuron" in args.sections else {}
+    paths = ("out", "gbench_binary", "cpp_examples")
     settings = {
-        **{
-            key: value
-            for key, value in vars(args).items()
-            if key not in ("out", "gbench_binary", "cpp_examples")
-        },
-        "gbench_binary": str(args.gbench_binary),
-        "cpp_examples": str(args.cpp_examples),
-        "budget": asdict(budget),
+        **{key: value for key, value in vars(args).items() if key not in paths},
+        **{key: str(getattr(args, key)) for key in paths[1:]},
+        "budget": asdict(QUICK if args.quick else FULL),
         **OPTIONS,
     }
     report = Report(
@@ -143,53 +194,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.out / f"{tag}-latest.md",
     )
     report.save()
-    common = dict(device=device, budget=budget, emit=report.emit)
     for section in args.sections:
         print(f"[{section}]", file=sys.stderr, flush=True)
-        if section == "neuron":
-            neuron_bench.run_neuron_bench(
-                names=[name for name in args.impls if "skipped" not in implementations[name]],
-                steps=args.steps,
-                sizes=args.sizes,
-                dtypes=dtypes,
-                **common,
-            )
-        elif section == "bandwidth":
-            bandwidth.run_bandwidth(steps=args.steps, sizes=args.sizes, dtypes=dtypes, **common)
-        elif section == "train":
-            train_step_bench.run_train_step(
-                timesteps=args.train_timesteps, batch=args.train_batch, **common
-            )
-        elif section == "cpptrain":
-            cpp_train.run_cpp_train(
-                program=args.cpp_examples / "mtsnn-train-mnist",
-                threads=args.threads,
-                batch=args.train_batch,
-                timesteps=args.train_timesteps,
-                images=1280 if args.quick else 12800,
-                epochs=2,
-                repeats=1 if args.quick else 3,
-                emit=report.emit,
-            )
-        elif section == "deploy" and device.type == "cuda":
-            report.emit({"section": "deploy", "variant": "all", "skipped": "exports run on CPUs"})
-        elif section == "deploy":
-            deploy.run_deploy(
-                program=args.cpp_examples / "mtsnn-predict",
-                threads=args.threads,
-                budget=budget,
-                emit=report.emit,
-            )
-        elif device.type == "cuda":
-            report.data["gbench_context"] = {"skipped": "it times CPU kernels: use --device cpu"}
-        else:
-            report.data["gbench_context"] = gbench.run_gbench(
-                binary=args.gbench_binary,
-                benchmark_filter=args.gbench_filter,
-                min_time_s=GBENCH_MIN_TIME_S[args.quick],
-                timeout_s=600,
-                emit=report.emit,
-            )
+        _run_section(section, args, report, implementations)
     report.data["machine"]["load_average_at_end"] = list(os.getloadavg())
     report.save()
     print(report.markdown_path.read_text())

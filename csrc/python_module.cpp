@@ -10,13 +10,9 @@ namespace {
 pybind11::dict default_neuron_options() {
   const mtsnn::NeuronOptions options;
   pybind11::dict values;
-  values["num_thresholds"] = options.num_thresholds();
-  values["threshold"] = options.threshold();
-  values["decay"] = options.decay();
-  values["reset"] = options.reset();
-  values["surrogate"] = options.surrogate();
-  values["width"] = options.width();
-  values["detach_reset"] = options.detach_reset();
+#define MTSNN_DEFAULT_VALUE(type, name, default_value) values[#name] = options.name();
+  MTSNN_NEURON_OPTIONS(MTSNN_DEFAULT_VALUE)
+#undef MTSNN_DEFAULT_VALUE
   return values;
 }
 

@@ -32,16 +32,21 @@ void MTLIFBase<Derived>::reset() {
 template <typename Derived>
 void MTLIFBase<Derived>::pretty_print(std::ostream& stream) const {
   const NeuronOptions& neuron = options.neuron();
-  stream << Derived::kName << "(num_thresholds=" << neuron.num_thresholds()
-         << ", threshold=" << neuron.threshold() << ", decay=";
-  if (decay_logit.defined()) {
-    stream << "learned, now " << at::sigmoid(decay_logit.detach()).item<double>();
-  } else {
-    stream << neuron.decay();
-  }
-  stream << ", reset=" << neuron.reset() << ", surrogate=" << neuron.surrogate()
-         << ", width=" << neuron.width() << ", detach_reset=" << std::boolalpha
-         << neuron.detach_reset() << std::noboolalpha << ")";
+  stream << Derived::kName << "(" << std::boolalpha;
+  const char* separator = "";
+  const auto print = [&](const char* name, const auto& value) {
+    stream << separator << name << "=";
+    separator = ", ";
+    if (std::string(name) == "decay" && decay_logit.defined()) {
+      stream << "learned, now " << at::sigmoid(decay_logit.detach()).item<double>();
+    } else {
+      stream << value;
+    }
+  };
+#define MTSNN_PRINT_OPTION(type, name, default_value) print(#name, neuron.name());
+  MTSNN_NEURON_OPTIONS(MTSNN_PRINT_OPTION)
+#undef MTSNN_PRINT_OPTION
+  stream << std::noboolalpha << ")";
 }
 
 template <typename Derived>

@@ -1,5 +1,5 @@
-// One table of TrainConfig's fields drives both directions, so a field added to the struct and
-// the table is written, read and checked alike.
+// One table of TrainConfig's fields (and the neuron's, from MTSNN_NEURON_OPTIONS) drives both
+// directions, so a field added to the struct and the table is written, read and checked alike.
 #include <c10/util/Exception.h>
 
 #include <algorithm>
@@ -30,15 +30,9 @@ struct Field {
   bool later = false;
 };
 
-const std::array<Field, 26> kFields = {{{"dataset", &TrainConfig::dataset},
+const std::array<Field, 20> kFields = {{{"dataset", &TrainConfig::dataset},
                                         {"model", &TrainConfig::model},
                                         {"timesteps", &TrainConfig::timesteps},
-                                        {"num_thresholds", &TrainConfig::num_thresholds},
-                                        {"threshold", &TrainConfig::threshold},
-                                        {"decay", &TrainConfig::decay},
-                                        {"reset", &TrainConfig::reset},
-                                        {"surrogate", &TrainConfig::surrogate},
-                                        {"width", &TrainConfig::width},
                                         {"ann", &TrainConfig::ann},
                                         {"optimizer", &TrainConfig::optimizer},
                                         {"lr", &TrainConfig::lr},
@@ -56,6 +50,19 @@ const std::array<Field, 26> kFields = {{{"dataset", &TrainConfig::dataset},
                                         {"validation", &TrainConfig::validation, true},
                                         {"rotation", &TrainConfig::rotation, true},
                                         {"scaling", &TrainConfig::scaling, true}}};
+
+// The neuron's options that came after the first release (Python's LATER_FIELDS too).
+const std::set<std::string> kLaterNeuronOptions = {"detach_reset"};
+
+// The names of the neuron's options, in their declared order.
+const std::vector<std::string>& neuron_option_names() {
+  static const std::vector<std::string> names{
+#define MTSNN_OPTION_NAME(type, name, default_value) #name,
+      MTSNN_NEURON_OPTIONS(MTSNN_OPTION_NAME)
+#undef MTSNN_OPTION_NAME
+  };
+  return names;
+}
 
 Json to_json_value(const std::optional<int64_t>& value) { return value ? Json(*value) : Json(); }
 
@@ -81,66 +88,58 @@ std::optional<int64_t> as_int64(const Json& value) {
   return value.get<int64_t>();
 }
 
-// Sets config.*member from value, or returns what value should have been.
-const char* assign(TrainConfig& config, std::string TrainConfig::*member, const Json& value) {
+// Sets target from value, or returns what value should have been.
+const char* assign(std::string& target, const Json& value) {
   if (!value.is_string()) {
     return "a string";
   }
-  config.*member = value.get<std::string>();
+  target = value.get<std::string>();
   return nullptr;
 }
 
-const char* assign(TrainConfig& config, int64_t TrainConfig::*member, const Json& value) {
+const char* assign(int64_t& target, const Json& value) {
   const std::optional<int64_t> number = as_int64(value);
   if (!number) {
     return "an integer";
   }
-  config.*member = *number;
+  target = *number;
   return nullptr;
 }
 
-const char* assign(TrainConfig& config, double TrainConfig::*member, const Json& value) {
+const char* assign(double& target, const Json& value) {
   if (!value.is_number()) {
     return "a number";
   }
-  config.*member = value.get<double>();
+  target = value.get<double>();
   return nullptr;
 }
 
-const char* assign(TrainConfig& config, bool TrainConfig::*member, const Json& value) {
+const char* assign(bool& target, const Json& value) {
   if (!value.is_boolean()) {
     return "true or false";
   }
-  config.*member = value.get<bool>();
+  target = value.get<bool>();
   return nullptr;
 }
 
-const char* assign(TrainConfig& config, std::optional<int64_t> TrainConfig::*member,
-                   const Json& value) {
+const char* assign(std::optional<int64_t>& target, const Json& value) {
   const std::optional<int64_t> number = as_int64(value);
   if (!value.is_null() && !number) {
     return "an integer or null";
   }
-  config.*member = number;
+  target = number;
   return nullptr;
 }
 
 }  // namespace
 
-NeuronOptions TrainConfig::neuron_options() const {
-  return NeuronOptions()
-      .num_thresholds(num_thresholds)
-      .threshold(threshold)
-      .decay(decay)
-      .reset(reset)
-      .surrogate(surrogate)
-      .width(width);
-}
-
 namespace detail {
 
 Json train_config_to_dict(const TrainConfig& config) {
   Json values = Json::object();
+#define MTSNN_WRITE_OPTION(type, name, default_value) values[#name] = config.neuron.name();
+  MTSNN_NEURON_OPTIONS(MTSNN_WRITE_OPTION)
+#undef MTSNN_WRITE_OPTION
   for (const Field& field : kFields) {
     std::visit([&](auto member) { values[field.name] = to_json_value(config.*member); },
                field.member);
@@ -156,6 +155,11 @@ TrainConfig train_config_from_dict(const Json& values, const std::string& source
     unknown.insert(item.key());
   }
   std::vector<std::string> missing;
+  for (const std::string& name : neuron_option_names()) {
+    if (unknown.erase(name) == 0 && kLaterNeuronOptions.count(name) == 0) {
+      missing.push_back(name);
+    }
+  }
   for (const Field& field : kFields) {
     if (unknown.erase(field.name) == 0 && !field.later) {
       missing.emplace_back(field.name);
@@ -166,15 +170,19 @@ TrainConfig train_config_from_dict(const Json& values, const std::string& source
                     python_list({unknown.begin(), unknown.end()}), ", missing ",
                     python_list(missing));
   TrainConfig config;
-  for (const Field& field : kFields) {
-    const auto value = values.find(field.name);
-    if (value == values.end()) {
-      continue;  // a later field: keeps its default
-    }
-    const char* expected =
-        std::visit([&](auto member) { return assign(config, member, *value); }, field.member);
-    TORCH_CHECK_VALUE(expected == nullptr, where, field.name, " must be ", expected, ", got ",
+  // Each field present (a later one may be missing: it keeps its default) must have its type.
+  const auto read = [&](const char* name, auto& target) {
+    const auto value = values.find(name);
+    if (value == values.end()) return;
+    const char* expected = assign(target, *value);
+    TORCH_CHECK_VALUE(expected == nullptr, where, name, " must be ", expected, ", got ",
                       value->dump());
+  };
+#define MTSNN_READ_OPTION(type, name, default_value) read(#name, config.neuron.name());
+  MTSNN_NEURON_OPTIONS(MTSNN_READ_OPTION)
+#undef MTSNN_READ_OPTION
+  for (const Field& field : kFields) {
+    std::visit([&](auto member) { read(field.name, config.*member); }, field.member);
   }
   return config;
 }

@@ -22,6 +22,15 @@ const Acc* load_block(const Scalar* in, int64_t count, Acc* buffer) {
     return in;
   } else {
     int64_t i = 0;
+    if constexpr (std::is_same_v<Scalar, c10::BFloat16> && std::is_same_v<Acc, float>) {
+      // A bfloat16 is the upper half of a float: widen the bits (vectorises on every ISA).
+      const auto* bits = reinterpret_cast<const uint16_t*>(in);
+      MTSNN_IVDEP
+      for (; i < count; ++i) {
+        const uint32_t widened = static_cast<uint32_t>(bits[i]) << 16;
+        std::memcpy(&buffer[i], &widened, sizeof widened);
+      }
+    }
 #if MTSNN_CPU_MULTI_ISA
     if constexpr (kHalfInstructions && std::is_same_v<Scalar, c10::Half> &&
                   std::is_same_v<Acc, float>) {
@@ -59,12 +68,15 @@ void store_block(const Acc* in, int64_t count, Scalar* out) {
   } else {
     int64_t i = 0;
     if constexpr (std::is_same_v<Scalar, c10::BFloat16> && std::is_same_v<Acc, float>) {
+      // c10's rounding (to nearest even, NaN to the quiet NaN 0x7FC0) on the bits, written as
+      // plain integers so that the loop vectorises.
+      auto* bits_out = reinterpret_cast<uint16_t*>(out);
+      MTSNN_IVDEP
       for (; i < count; ++i) {
         uint32_t bits;
         std::memcpy(&bits, &in[i], sizeof bits);
         const auto rounded = static_cast<uint16_t>((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
-        out[i] =
-            c10::BFloat16(in[i] != in[i] ? uint16_t{0x7FC0} : rounded, c10::BFloat16::from_bits());
+        bits_out[i] = in[i] != in[i] ? uint16_t{0x7FC0} : rounded;
       }
     }
 #if MTSNN_CPU_MULTI_ISA
@@ -89,7 +101,6 @@ struct BlockBuffers {
   std::vector<Acc> membranes;  // h_t of the block, [T, kBlock]
   Acc v[kBlock];
   Acc grad_v[kBlock];
-  Acc grad_h[kBlock];
   Acc slope[kBlock];
   Acc first_slope[kBlock];
   Acc decay_terms[kBlock];
@@ -112,14 +123,11 @@ struct Thresholds<0, Acc> {
   Acc count(Acc h, const NeuronParams<Acc>& p) const { return spike_count(h, p); }
 };
 
-// buf.v = v0 of the block, or 0 (rest).
+// buf.v = v0 of the block; without v0 the first step starts from rest instead (no buffer to fill).
 template <typename Scalar, typename Acc>
-void start_membranes(const Scalar* v0, int64_t begin, int64_t count, BlockBuffers<Acc>& buf) {
-  if (v0) {
-    std::copy_n(load_block(v0 + begin, count, buf.input), count, buf.v);
-  } else {
-    std::fill_n(buf.v, count, Acc(0));
-  }
+void load_initial_membranes(const Scalar* v0, int64_t begin, int64_t count,
+                            BlockBuffers<Acc>& buf) {
+  std::copy_n(load_block(v0 + begin, count, buf.input), count, buf.v);
 }
 
 template <Reset R, int FixedK, typename Scalar, typename Acc>
@@ -127,17 +135,21 @@ void forward_block(const ForwardArgs<Scalar, Acc>& args, int64_t begin, int64_t 
                    BlockBuffers<Acc>& buf) {
   const NeuronParams<Acc> p = args.params;  // a local copy: the stores below cannot alias it
   const Thresholds<FixedK, Acc> thresholds(p);
+  const bool from_rest = args.v0 == nullptr;
   Acc* v = buf.v;
-  start_membranes(args.v0, begin, count, buf);
+  if (!from_rest) load_initial_membranes(args.v0, begin, count, buf);
   for (int64_t t = 0; t < args.num_steps; ++t) {
     const Acc* x = load_block(args.x + t * args.x_stride_t + begin, count, buf.input);
     Scalar* spikes = args.spikes + t * args.num_elements + begin;
     Acc* s = output_block(spikes, buf.output);
+    // The first step from rest charges v = 0, written out so that no buffer is zeroed.
+    const bool at_rest = from_rest && t == 0;
     MTSNN_IVDEP  // as in backward_block
     for (int64_t i = 0; i < count; ++i) {
-      const Acc h = charge(v[i], x[i], p.decay);
-      s[i] = thresholds.count(h, p);
-      v[i] = reset_membrane<R>(h, s[i], p.threshold);
+      const Acc h = charge(at_rest ? Acc(0) : v[i], x[i], p.decay);
+      const Acc spike = thresholds.count(h, p);
+      s[i] = spike;
+      v[i] = reset_membrane<R>(h, spike, p.threshold);
     }
     store_block(s, count, spikes);
   }
@@ -200,25 +212,34 @@ Acc backward_block(const BackwardArgs<Scalar, Acc>& args, int64_t begin, int64_t
   const int64_t n = args.num_elements;
   Acc* v = buf.v;
   Acc* grad_v = buf.grad_v;
-  Acc* grad_h = buf.grad_h;
 
-  // Forward again, keeping h_t.
-  start_membranes(args.v0, begin, count, buf);
+  // Forward again, keeping h_t; from rest the first step charges v = 0 (no buffer to zero), and
+  // the last step's membrane is never needed.
+  const bool from_rest = args.v0 == nullptr;
+  if (!from_rest) load_initial_membranes(args.v0, begin, count, buf);
   for (int64_t t = 0; t < num_steps; ++t) {
     const Acc* x = load_block(args.x + t * args.x_stride_t + begin, count, buf.input);
     Acc* h = buf.membranes.data() + t * kBlock;
-    MTSNN_IVDEP  // as below
-    for (int64_t i = 0; i < count; ++i) {
-      h[i] = charge(v[i], x[i], p.decay);
-      v[i] = reset_membrane<R>(h[i], thresholds.count(h[i], p), p.threshold);
+    const bool at_rest = from_rest && t == 0;
+    if (t == num_steps - 1) {
+      MTSNN_IVDEP  // as below
+      for (int64_t i = 0; i < count; ++i) {
+        h[i] = charge(at_rest ? Acc(0) : v[i], x[i], p.decay);
+      }
+    } else {
+      MTSNN_IVDEP  // as below
+      for (int64_t i = 0; i < count; ++i) {
+        h[i] = charge(at_rest ? Acc(0) : v[i], x[i], p.decay);
+        v[i] = reset_membrane<R>(h[i], thresholds.count(h[i], p), p.threshold);
+      }
     }
   }
 
-  // Backwards through time.
-  if (args.grad_v_last) {
+  // Backwards through time, from dL/dv_last (0 when v_last did not reach the loss: written out
+  // in the first step, so that no buffer is zeroed).
+  const bool no_grad_v_last = args.grad_v_last == nullptr;
+  if (!no_grad_v_last) {
     std::copy_n(load_block(args.grad_v_last + begin, count, buf.input), count, grad_v);
-  } else {
-    std::fill_n(grad_v, count, Acc(0));
   }
   if (args.decay_partials) {
     std::fill_n(buf.decay_terms, count, Acc(0));
@@ -232,22 +253,39 @@ Acc backward_block(const BackwardArgs<Scalar, Acc>& args, int64_t begin, int64_t
     if constexpr (FixedK == 0) {
       spike_slopes<S>(h, count, p, buf.slope, buf.first_slope);
     }
-    // The block's buffers and the tensors never overlap (outputs are fresh allocations), which
-    // GCC cannot prove; without this its run-time overlap check can send the loop down its
+    // dL/dh_t goes to grad_x_out only (the decay term below reads it back from there); dL/dv_{t-1}
+    // only where a step before this one, or v0's gradient, needs it: stores are what bounds this
+    // loop. The block's buffers and the tensors never overlap (outputs are fresh allocations),
+    // which GCC cannot prove; without ivdep its run-time overlap check can send the loop down its
     // scalar version.
-    MTSNN_IVDEP
-    for (int64_t i = 0; i < count; ++i) {
-      Acc slope;
-      Acc first_slope;
-      if constexpr (FixedK == 0) {
-        slope = buf.slope[i];
-        first_slope = buf.first_slope[i];
-      } else {
-        slope = spike_grad<S>(h[i], thresholds.fixed, p.width, first_slope);
+    const auto gradient_loop = [&](auto from_zero_grad_v, auto keep_grad_v) {
+      MTSNN_IVDEP
+      for (int64_t i = 0; i < count; ++i) {
+        Acc slope;
+        Acc first_slope;
+        if constexpr (FixedK == 0) {
+          slope = buf.slope[i];
+          first_slope = buf.first_slope[i];
+        } else {
+          slope = spike_grad<S>(h[i], thresholds.fixed, p.width, first_slope);
+        }
+        Acc grad_v_next = Acc(0);
+        if constexpr (!decltype(from_zero_grad_v)::value) grad_v_next = grad_v[i];
+        const Acc grad_h = membrane_grad<R>(h[i], grad_s[i], grad_v_next, slope, first_slope, p);
+        grad_x_out[i] = grad_h;
+        if constexpr (decltype(keep_grad_v)::value) grad_v[i] = p.decay * grad_h;
       }
-      grad_h[i] = membrane_grad<R>(h[i], grad_s[i], grad_v[i], slope, first_slope, p);
-      grad_x_out[i] = grad_h[i];
-      grad_v[i] = p.decay * grad_h[i];
+    };
+    // Compile-time cases, so that each loop vectorises without a branch: the first step
+    // backwards without dL/dv_last starts from 0; the step t = 0 without v0 keeps no dL/dv.
+    const bool from_zero = no_grad_v_last && t == num_steps - 1;
+    const bool keep = t > 0 || args.grad_v0 != nullptr;
+    if (from_zero) {
+      keep ? gradient_loop(std::true_type{}, std::true_type{})
+           : gradient_loop(std::true_type{}, std::false_type{});
+    } else {
+      keep ? gradient_loop(std::false_type{}, std::true_type{})
+           : gradient_loop(std::false_type{}, std::false_type{});
     }
     store_block(grad_x_out, count, grad_x);
     if (args.decay_partials) {  // dh_t/d(decay) = v_{t-1}
@@ -256,12 +294,12 @@ Acc backward_block(const BackwardArgs<Scalar, Acc>& args, int64_t begin, int64_t
         for (int64_t i = 0; i < count; ++i) {
           const Acc v_prev =
               reset_membrane<R>(h_prev[i], thresholds.count(h_prev[i], p), p.threshold);
-          buf.decay_terms[i] += grad_h[i] * v_prev;
+          buf.decay_terms[i] += grad_x_out[i] * v_prev;
         }
       } else if (args.v0) {
         const Acc* v0 = load_block(args.v0 + begin, count, buf.input);
         for (int64_t i = 0; i < count; ++i) {
-          buf.decay_terms[i] += grad_h[i] * v0[i];
+          buf.decay_terms[i] += grad_x_out[i] * v0[i];
         }
       }
     }

@@ -84,13 +84,15 @@ void check_decay_tensor(const at::Tensor& decay, const at::Tensor& x) {
                     ") or on the CPU, got ", decay.device());
 }
 
-// Sizes equal; strides equal wherever the size exceeds 1 (other strides never matter).
-bool same_layout(const at::Tensor& a, const at::Tensor& b) {
-  if (a.sizes() != b.sizes()) {
+// Whether tensor's dimensions from `first` on have the sizes of slab and, wherever the size
+// exceeds 1, its strides (other strides never matter).
+bool has_slab_layout(const at::Tensor& tensor, const at::Tensor& slab, int64_t first) {
+  if (tensor.dim() - first != slab.dim()) {
     return false;
   }
-  for (int64_t d = 0; d < a.dim(); ++d) {
-    if (a.size(d) > 1 && a.stride(d) != b.stride(d)) {
+  for (int64_t d = 0; d < slab.dim(); ++d) {
+    const int64_t size = tensor.size(first + d);
+    if (size != slab.size(d) || (size > 1 && tensor.stride(first + d) != slab.stride(d))) {
       return false;
     }
   }
@@ -121,7 +123,7 @@ at::Tensor empty_time_major(const at::Tensor& slab, const c10::SymInt& num_steps
 
 // `tensor` (one slab) in the layout of `slab`, copied only when it differs.
 at::Tensor in_slab_layout(const at::Tensor& tensor, const at::Tensor& slab) {
-  if (same_layout(tensor, slab)) {
+  if (has_slab_layout(tensor, slab, 0)) {
     return tensor;
   }
   return empty_slab(slab, tensor.options()).copy_(tensor);
@@ -134,7 +136,7 @@ std::pair<at::Tensor, int64_t> in_time_major_layout(const at::Tensor& tensor,
   if (tensor.size(0) == 1 || tensor.stride(0) == 0) {
     return {in_slab_layout(tensor.select(0, 0), slab), 0};
   }
-  if (same_layout(tensor.select(0, 0), slab)) {
+  if (has_slab_layout(tensor, slab, 1)) {
     return {tensor, tensor.stride(0)};
   }
   at::Tensor copy = empty_time_major(slab, tensor.size(0), tensor.options());
@@ -174,40 +176,39 @@ ValidatedOptions validate_options(int64_t num_thresholds, double threshold, doub
   return options;
 }
 
-std::tuple<at::Tensor, at::Tensor> forward_outputs(const ForwardCall& call) {
-  validate_options(call.num_thresholds, call.threshold, call.decay, call.reset, call.surrogate,
-                   call.width, call.detach_reset);
+ForwardPlan plan_forward(const ForwardCall& call) {
+  ForwardPlan plan;
+  plan.options = validate_options(call.num_thresholds, call.threshold, call.decay, call.reset,
+                                  call.surrogate, call.width, call.detach_reset);
   const at::Tensor& x = call.x;
   check_input(x, "x");
   const c10::SymIntArrayRef state_shape = x.sym_sizes().slice(1);
   if (call.v0.has_value()) check_operand(*call.v0, x, "v0", state_shape);
   if (call.decay_tensor.has_value()) check_decay_tensor(*call.decay_tensor, x);
 
-  const at::Tensor slab = slab_layout(x);
-  at::Tensor spikes = empty_time_major(slab, x.sym_size(0), x.options());
-  at::Tensor v_last =
-      call.return_state ? empty_slab(slab, x.options()) : at::empty({0}, x.options());
-  return {spikes, v_last};
+  plan.slab = slab_layout(x);
+  plan.spikes = empty_time_major(plan.slab, x.sym_size(0), x.options());
+  plan.v_last =
+      call.return_state ? empty_slab(plan.slab, x.options()) : at::empty({0}, x.options());
+  return plan;
 }
 
-ForwardProblem forward_problem(const ForwardCall& call,
-                               const std::tuple<at::Tensor, at::Tensor>& outputs) {
+ForwardProblem forward_problem(const ForwardCall& call, const ForwardPlan& plan) {
   ForwardProblem problem;
-  problem.options = validate_options(call.num_thresholds, call.threshold, call.decay, call.reset,
-                                     call.surrogate, call.width, call.detach_reset);
+  problem.options = plan.options;
   problem.device_decay = resolve_decay(call.decay_tensor, call.x, problem.options);
-  problem.spikes = std::get<0>(outputs);
-  const at::Tensor slab = slab_layout(call.x);
-  std::tie(problem.x, problem.x_stride_t) = in_time_major_layout(call.x, slab);
-  if (call.v0.has_value()) problem.v0 = in_slab_layout(*call.v0, slab);
-  if (call.return_state) problem.v_last = std::get<1>(outputs);
+  problem.spikes = plan.spikes;
+  std::tie(problem.x, problem.x_stride_t) = in_time_major_layout(call.x, plan.slab);
+  if (call.v0.has_value()) problem.v0 = in_slab_layout(*call.v0, plan.slab);
+  if (call.return_state) problem.v_last = plan.v_last;
   problem.num_steps = call.x.size(0);
   return problem;
 }
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor> backward_outputs(const BackwardCall& call) {
-  validate_options(call.num_thresholds, call.threshold, call.decay, call.reset, call.surrogate,
-                   call.width, call.detach_reset);
+BackwardPlan plan_backward(const BackwardCall& call) {
+  BackwardPlan plan;
+  plan.options = validate_options(call.num_thresholds, call.threshold, call.decay, call.reset,
+                                  call.surrogate, call.width, call.detach_reset);
   const at::Tensor& x = call.x;
   check_input(x, "x");
   const c10::SymIntArrayRef state_shape = x.sym_sizes().slice(1);
@@ -218,33 +219,30 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> backward_outputs(const BackwardCa
   if (call.v0.has_value()) check_operand(*call.v0, x, "v0", state_shape);
   if (call.decay_tensor.has_value()) check_decay_tensor(*call.decay_tensor, x);
 
-  const at::Tensor slab = slab_layout(x);
-  at::Tensor grad_x = empty_time_major(slab, x.sym_size(0), x.options());
-  at::Tensor grad_v0 =
-      call.v0.has_value() ? empty_slab(slab, x.options()) : at::empty({0}, x.options());
-  at::Tensor grad_decay = at::zeros({}, x.options().dtype(compute_dtype(x.scalar_type())));
-  return {grad_x, grad_v0, grad_decay};
+  plan.slab = slab_layout(x);
+  plan.grad_x = empty_time_major(plan.slab, x.sym_size(0), x.options());
+  plan.grad_v0 =
+      call.v0.has_value() ? empty_slab(plan.slab, x.options()) : at::empty({0}, x.options());
+  plan.grad_decay = at::zeros({}, x.options().dtype(compute_dtype(x.scalar_type())));
+  return plan;
 }
 
-BackwardProblem backward_problem(const BackwardCall& call,
-                                 const std::tuple<at::Tensor, at::Tensor, at::Tensor>& outputs) {
+BackwardProblem backward_problem(const BackwardCall& call, const BackwardPlan& plan) {
   BackwardProblem problem;
-  problem.options = validate_options(call.num_thresholds, call.threshold, call.decay, call.reset,
-                                     call.surrogate, call.width, call.detach_reset);
+  problem.options = plan.options;
   problem.device_decay = resolve_decay(call.decay_tensor, call.x, problem.options);
-  const at::Tensor slab = slab_layout(call.x);
   std::tie(problem.grad_spikes, problem.grad_spikes_stride_t) =
-      in_time_major_layout(call.grad_spikes, slab);
+      in_time_major_layout(call.grad_spikes, plan.slab);
   if (call.grad_v_last.has_value()) {
-    problem.grad_v_last = in_slab_layout(*call.grad_v_last, slab);
+    problem.grad_v_last = in_slab_layout(*call.grad_v_last, plan.slab);
   }
-  std::tie(problem.x, problem.x_stride_t) = in_time_major_layout(call.x, slab);
+  std::tie(problem.x, problem.x_stride_t) = in_time_major_layout(call.x, plan.slab);
   if (call.v0.has_value()) {
-    problem.v0 = in_slab_layout(*call.v0, slab);
-    problem.grad_v0 = std::get<1>(outputs);
+    problem.v0 = in_slab_layout(*call.v0, plan.slab);
+    problem.grad_v0 = plan.grad_v0;
   }
-  problem.grad_x = std::get<0>(outputs);
-  problem.grad_decay = std::get<2>(outputs);
+  problem.grad_x = plan.grad_x;
+  problem.grad_decay = plan.grad_decay;
   problem.decay_requires_grad = call.decay_requires_grad;
   problem.num_steps = call.x.size(0);
   return problem;

@@ -92,19 +92,31 @@ struct BackwardCall {
   bool decay_requires_grad;
 };
 
-// Validates a call and allocates its outputs: (spikes, v_last), where v_last has zero elements
-// unless return_state (then neither memory nor bandwidth is spent on it).
-std::tuple<at::Tensor, at::Tensor> forward_outputs(const ForwardCall& call);
-// Lays the call's inputs out for a kernel that writes into `outputs`.
-ForwardProblem forward_problem(const ForwardCall& call,
-                               const std::tuple<at::Tensor, at::Tensor>& outputs);
+// What validating a call decides: its options, the memory layout of one time slab (a meta tensor:
+// sizes and strides only), which every operand and output of the call share, and its outputs.
+struct ForwardPlan {
+  ValidatedOptions options;
+  at::Tensor slab;
+  // [T, ...] in the slab layout; and v_last, with zero elements unless return_state (then
+  // neither memory nor bandwidth is spent on it).
+  at::Tensor spikes, v_last;
+};
 
-// Validates a call and allocates its outputs: (grad_x, grad_v0, grad_decay). grad_v0 has zero
-// elements when v0 is absent; grad_decay is a 0-dim tensor in compute precision (zero unless
-// decay_requires_grad).
-std::tuple<at::Tensor, at::Tensor, at::Tensor> backward_outputs(const BackwardCall& call);
-BackwardProblem backward_problem(const BackwardCall& call,
-                                 const std::tuple<at::Tensor, at::Tensor, at::Tensor>& outputs);
+struct BackwardPlan {
+  ValidatedOptions options;
+  at::Tensor slab;
+  // grad_v0 has zero elements when v0 is absent; grad_decay is a 0-dim tensor in compute
+  // precision (zero unless decay_requires_grad).
+  at::Tensor grad_x, grad_v0, grad_decay;
+};
+
+// Validates a call and allocates its outputs: all that the Meta kernel does.
+ForwardPlan plan_forward(const ForwardCall& call);
+// Lays the call's inputs out for a kernel that writes into the plan's outputs.
+ForwardProblem forward_problem(const ForwardCall& call, const ForwardPlan& plan);
+
+BackwardPlan plan_backward(const BackwardCall& call);
+BackwardProblem backward_problem(const BackwardCall& call, const BackwardPlan& plan);
 
 using ForwardKernel = void (*)(const ForwardProblem&);
 using BackwardKernel = void (*)(const BackwardProblem&);
@@ -121,11 +133,11 @@ std::tuple<at::Tensor, at::Tensor> mt_lif_kernel(const at::Tensor& x,
                                                  bool detach_reset, bool return_state) {
   const ForwardCall call{x,     v0,        decay_tensor, decay,        num_thresholds, threshold,
                          reset, surrogate, width,        detach_reset, return_state};
-  std::tuple<at::Tensor, at::Tensor> outputs = forward_outputs(call);
+  const ForwardPlan plan = plan_forward(call);
   if constexpr (kernel != nullptr) {
-    if (std::get<0>(outputs).numel() > 0) kernel(forward_problem(call, outputs));
+    if (plan.spikes.numel() > 0) kernel(forward_problem(call, plan));
   }
-  return outputs;
+  return {plan.spikes, plan.v_last};
 }
 
 // torch.ops.mtsnn.mt_lif_backward for one device, as mt_lif_kernel.
@@ -140,11 +152,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> mt_lif_backward_kernel(
       grad_spikes,        grad_v_last, x,     v0,        decay_tensor, decay,
       num_thresholds,     threshold,   reset, surrogate, width,        detach_reset,
       decay_requires_grad};
-  std::tuple<at::Tensor, at::Tensor, at::Tensor> outputs = backward_outputs(call);
+  const BackwardPlan plan = plan_backward(call);
   if constexpr (kernel != nullptr) {
-    if (std::get<0>(outputs).numel() > 0) kernel(backward_problem(call, outputs));
+    if (plan.grad_x.numel() > 0) kernel(backward_problem(call, plan));
   }
-  return outputs;
+  return {plan.grad_x, plan.grad_v0, plan.grad_decay};
 }
 
 // The two ops as the dispatcher calls them, for code that calls them through it (autograd, the C++

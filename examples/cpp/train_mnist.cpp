@@ -218,11 +218,11 @@ Figures train_epoch(mtsnn::models::ConvNet& model, torch::optim::Adam& optimizer
 }
 
 mtsnn::models::ConvNet build(const mtsnn::TrainConfig& config, bool channels_last) {
-  mtsnn::models::ConvNet model = mtsnn::models::build_model(
-      config.model, mtsnn::models::ConvNetOptions()
-                        .timesteps(config.timesteps)
-                        .ann(config.ann)
-                        .neuron(mtsnn::nn::MTLIFOptions(config.neuron_options())));
+  mtsnn::models::ConvNet model =
+      mtsnn::models::build_model(config.model, mtsnn::models::ConvNetOptions()
+                                                   .timesteps(config.timesteps)
+                                                   .ann(config.ann)
+                                                   .neuron(mtsnn::nn::MTLIFOptions(config.neuron)));
   if (channels_last) mtsnn::nn::to_channels_last(*model);
   return model;
 }

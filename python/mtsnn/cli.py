@@ -23,21 +23,9 @@ import torch
 
 from mtsnn import analysis, built_with_cuda, export
 from mtsnn.data import DATASET_NAMES, DatasetFormatError
-from mtsnn.models import MODELS
-from mtsnn.options import (
-    DEFAULT_DECAY,
-    DEFAULT_NUM_THRESHOLDS,
-    DEFAULT_RESET,
-    DEFAULT_SURROGATE,
-    DEFAULT_THRESHOLD,
-    DEFAULT_WIDTH,
-    RESETS,
-    SURROGATES,
-)
+from mtsnn.fields import Bounds, spec_of
 from mtsnn.training import (
-    DATASET_DEFAULTS,
     EVAL_SPLITS,
-    OPTIMIZERS,
     CheckpointError,
     ConfigError,
     OutputDirError,
@@ -47,43 +35,66 @@ from mtsnn.training import (
     plot_run,
     train,
 )
+from mtsnn.training.config import dataset_default
 from mtsnn.training.summary import command_line
 
 # TrainConfig fields set by `mtsnn train` options of the same name (dashes for underscores).
 _CONFIG_FIELDS = tuple(field.name for field in dataclasses.fields(TrainConfig))
+# The groups of `mtsnn train --help`, in order, by the group names the fields declare.
+_GROUPS = {
+    "data and model": "data and model",
+    "neuron": "MT-LIF neurons",
+    "optimisation": "optimisation (cosine learning-rate schedule)",
+    "running": "running",
+}
 
 
-def _number(
-    kind: type, low: float | None = None, high: float | None = None, *, strict: bool = False
-) -> Callable[[str], int | float]:
-    """An argparse type: ``kind`` (int or float) within [low, high] ((low, high] if strict)."""
+def number(bounds: Bounds) -> Callable[[str], int | float]:
+    """An argparse type that parses a number within ``bounds`` (mtsnn.fields.Bounds)."""
 
     def parse(text: str) -> int | float:
         try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a valid {kind.__name__}") from None
-        if value != value or value in (float("inf"), float("-inf")):
-            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-        if low is not None and (value <= low if strict else value < low):
-            raise argparse.ArgumentTypeError(f"{text} must be {'>' if strict else '>='} {low}")
-        if high is not None and value > high:
-            raise argparse.ArgumentTypeError(f"{text} must be <= {high}")
-        return value
+            return bounds.parse(text)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
 
-    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    parse.__name__ = bounds.kind.__name__  # argparse names the type in its messages
     return parse
 
 
-POSITIVE_INT = _number(int, 1)
-NON_NEGATIVE_INT = _number(int, 0)
-POSITIVE_FLOAT = _number(float, 0.0, strict=True)
-NON_NEGATIVE_FLOAT = _number(float, 0.0)
+POSITIVE_INT = number(Bounds(int, 1))
+POSITIVE_FLOAT = number(Bounds(float, 0.0, low_open=True))
+NON_NEGATIVE_FLOAT = number(Bounds(float, 0.0))
 
 
-def _per_dataset(field: str) -> str:
-    values = ", ".join(f"{name} {DATASET_DEFAULTS[name][field]}" for name in DATASET_NAMES)
-    return f"default per dataset: {values}"
+def _default_text(name: str) -> str:
+    def shown(value: object) -> str:
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        return "none" if value is None else str(value)
+
+    values = {dataset: shown(dataset_default(dataset, name)) for dataset in DATASET_NAMES}
+    if len(set(values.values())) == 1:
+        return f"default: {values[DATASET_NAMES[0]]}"
+    return "default per dataset: " + ", ".join(f"{k} {v}" for k, v in values.items())
+
+
+def _add_config_option(group: argparse._ArgumentGroup, field: dataclasses.Field) -> None:
+    """The option of a TrainConfig field, from its declaration: None when not given, so that
+    the dataset's default (or, on --resume, the checkpoint's value) applies."""
+    spec = spec_of(field)
+    flag = "--" + field.name.replace("_", "-")
+    arguments: dict = {"help": f"{spec.help} ({_default_text(field.name)})", "default": None}
+    if isinstance(field.default, bool):
+        # A switch that is on by default can be turned off; one that is off, turned on.
+        arguments["action"] = argparse.BooleanOptionalAction if field.default else "store_true"
+    elif spec.choices is not None:
+        arguments["choices"] = spec.choices
+    elif spec.bounds is not None:
+        arguments["type"] = number(spec.bounds)
+    if spec.metavar:
+        arguments["metavar"] = spec.metavar
+    group.add_argument(flag, **arguments)
 
 
 def _default_device() -> str:
@@ -98,109 +109,15 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
         "dataset's defaults, or with --resume the checkpoint's values.",
     )
     parser.set_defaults(handler=_train, parser=parser)
-    model = parser.add_argument_group("data and model")
-    model.add_argument("--dataset", choices=DATASET_NAMES, help="default: mnist")
-    model.add_argument("--model", choices=tuple(MODELS), help=_per_dataset("model"))
-    model.add_argument(
-        "--timesteps", type=POSITIVE_INT, metavar="T", help="time steps T (default: 2)"
-    )
-    model.add_argument(
-        "--num-thresholds",
-        type=POSITIVE_INT,
-        metavar="K",
-        help=f"thresholds per neuron, spikes 0..K (default: {DEFAULT_NUM_THRESHOLDS})",
-    )
-    model.add_argument(
-        "--threshold", type=POSITIVE_FLOAT, help=f"threshold (default: {DEFAULT_THRESHOLD})"
-    )
-    model.add_argument(
-        "--decay",
-        type=_number(float, 0.0, 1.0),
-        help=f"membrane decay in [0, 1] (default: {DEFAULT_DECAY})",
-    )
-    model.add_argument("--reset", choices=RESETS, help=f"default: {DEFAULT_RESET}")
-    model.add_argument("--surrogate", choices=SURROGATES, help=f"default: {DEFAULT_SURROGATE}")
-    model.add_argument(
-        "--width", type=POSITIVE_FLOAT, help=f"surrogate width (default: {DEFAULT_WIDTH})"
-    )
-    model.add_argument(
-        "--ann", action="store_true", default=None, help="train the ReLU twin (T = 1)"
-    )
-    model.add_argument("--data-dir", help="look for the dataset here first")
-    model.add_argument(
+    groups = {key: parser.add_argument_group(title) for key, title in _GROUPS.items()}
+    for field in dataclasses.fields(TrainConfig):
+        _add_config_option(groups[spec_of(field).group], field)
+    data = groups["data and model"]
+    data.add_argument("--data-dir", help="look for the dataset here first")
+    data.add_argument(
         "--download", action="store_true", help="download the dataset if it is not found"
     )
-    model.add_argument(
-        "--limit-train",
-        type=POSITIVE_INT,
-        metavar="N",
-        help="train on N images (a fixed random subset)",
-    )
-    model.add_argument(
-        "--limit-test",
-        type=POSITIVE_INT,
-        metavar="N",
-        help="test on N images (a fixed random subset)",
-    )
-    model.add_argument(
-        "--validation",
-        type=NON_NEGATIVE_INT,
-        metavar="N",
-        help="hold N training images out and evaluate them every epoch: choose recipes on "
-        "these, not on the test set (the same N images for every run; default: 0)",
-    )
-    model.add_argument(
-        "--augment",
-        action=argparse.BooleanOptionalAction,
-        help="random crop, plus horizontal flip where the dataset allows ("
-        + _per_dataset("augment")
-        + ")",
-    )
-    model.add_argument(
-        "--rotation",
-        type=_number(float, 0.0, 180.0),
-        metavar="DEGREES",
-        help="with --augment, also rotate by a random angle within +-DEGREES (default: 0)",
-    )
-    model.add_argument(
-        "--scaling",
-        type=_number(float, 0.0, 0.99),
-        metavar="S",
-        help="with --augment, also zoom by a random factor within 1 +- S (default: 0)",
-    )
-
-    optim = parser.add_argument_group("optimisation (cosine learning-rate schedule)")
-    optim.add_argument("--optimizer", choices=OPTIMIZERS, help=_per_dataset("optimizer"))
-    optim.add_argument("--lr", type=POSITIVE_FLOAT, help=_per_dataset("lr"))
-    optim.add_argument(
-        "--momentum",
-        type=_number(float, 0.0, 0.999),
-        help=f"SGD momentum (default: {TrainConfig.momentum})",
-    )
-    optim.add_argument("--weight-decay", type=NON_NEGATIVE_FLOAT, help=_per_dataset("weight_decay"))
-    optim.add_argument("--epochs", type=POSITIVE_INT, help=_per_dataset("epochs"))
-    optim.add_argument(
-        "--batch-size",
-        type=POSITIVE_INT,
-        help="global batch per optimizer step, split over processes ("
-        + _per_dataset("batch_size")
-        + ")",
-    )
-    optim.add_argument(
-        "--grad-accum",
-        type=POSITIVE_INT,
-        metavar="N",
-        help="accumulate gradients over N micro-batches per step (default: 1)",
-    )
-    optim.add_argument("--seed", type=NON_NEGATIVE_INT, help="default: 0")
-    optim.add_argument(
-        "--deterministic",
-        action="store_true",
-        default=None,
-        help="deterministic algorithms only (bitwise-reproducible on the CPU)",
-    )
-
-    run = parser.add_argument_group("running")
+    run = groups["running"]
     run.add_argument(
         "--out", type=Path, help="run directory (default: runs/DATASET-MODEL-TtKk-seedS)"
     )
@@ -212,7 +129,12 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
         help="default: cuda when available, else cpu",
     )
     run.add_argument("--threads", type=POSITIVE_INT, help="CPU threads (default: torch's)")
-    run.add_argument("--compile", action="store_true", help="torch.compile the training step")
+    run.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the training step (on a CPU it is slower than eager for the "
+        "convolutional models: see the README)",
+    )
     run.add_argument(
         "--channels-last",
         action=argparse.BooleanOptionalAction,
@@ -226,12 +148,6 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
         "large activations are not page-faulted in at every step (glibc; default: on)",
     )
     run.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
-    run.add_argument(
-        "--sync-bn",
-        action="store_true",
-        default=None,
-        help="synchronise BatchNorm statistics over processes (CUDA)",
-    )
     run.add_argument(
         "--dist-timeout",
         type=POSITIVE_FLOAT,
@@ -326,7 +242,7 @@ def _add_export_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, type=Path, help="the package to write (.pt2)")
     parser.add_argument(
         "--max-batch",
-        type=_number(int, 2),
+        type=number(Bounds(int, 2)),
         default=export.DEFAULT_MAX_BATCH,
         help=f"largest batch the package accepts (default: {export.DEFAULT_MAX_BATCH})",
     )

@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from mtsnn._extension import require_extension
-from mtsnn.options import (
-    DEFAULT_DECAY,
-    DEFAULT_NUM_THRESHOLDS,
-    DEFAULT_RESET,
-    DEFAULT_SURROGATE,
-    DEFAULT_THRESHOLD,
-    DEFAULT_WIDTH,
-    Reset,
-    Surrogate,
-)
+from mtsnn.options import NeuronOptions, resolve
 
 
 def mt_lif(
     x: torch.Tensor,
+    options: NeuronOptions | None = None,
     *,
-    num_thresholds: int = DEFAULT_NUM_THRESHOLDS,
-    threshold: float = DEFAULT_THRESHOLD,
-    decay: float | torch.Tensor = DEFAULT_DECAY,
-    reset: Reset = DEFAULT_RESET,
-    surrogate: Surrogate = DEFAULT_SURROGATE,
-    width: float = DEFAULT_WIDTH,
-    detach_reset: bool = False,
     v0: torch.Tensor | None = None,
     return_state: bool = False,
+    **overrides: Any,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Run multi-threshold LIF neurons over time.
 
@@ -46,66 +34,38 @@ def mt_lif(
     Args:
         x: input current, shape [T, ...] (time first), float16/bfloat16/float32/float64, any
             strides (a static input broadcast with ``expand`` over T is not copied T times).
-        num_thresholds: K, the largest spike value (1 .. 256).
-        threshold: theta > 0.
-        decay: lambda in [0, 1]: a float, or a one-element tensor (its gradient is computed when
-            it requires grad; a tensor on a CUDA device is not range-checked).
-        reset: "soft" (subtract), "hard" (to zero) or "none".
-        surrogate: shape of the approximated derivative of the spike.
-        width: a > 0, the surrogate's width.
-        detach_reset: treat the reset as a constant in the backward pass.
+        options: the neuron's options (NeuronOptions(): the defaults, when None).
         v0: initial membrane, shape x.shape[1:], same dtype and device as x.
         return_state: also return the final membrane v_{T-1}.
+        **overrides: NeuronOptions fields by name on top of ``options``, e.g.
+            ``mt_lif(x, num_thresholds=3, decay=0.5)``. ``decay`` may be a one-element tensor
+            instead of a float: its gradient is computed when it requires grad (a tensor on a
+            CUDA device is not range-checked).
 
     Returns:
         The spikes (x's shape and dtype, layout of x's time slab), or (spikes, v_last).
     """
     require_extension()
-    if isinstance(decay, torch.Tensor):
-        decay_tensor, decay_value = (
-            decay,
-            DEFAULT_DECAY,
-        )  # the float is ignored when a tensor is given
-    else:
-        decay_tensor, decay_value = None, float(decay)
+    options, decay_tensor = resolve(options, overrides)
     spikes, v_last = torch.ops.mtsnn.mt_lif(
         x,
         v0,
         decay_tensor,
-        decay_value,
-        num_thresholds,
-        float(threshold),
-        reset,
-        surrogate,
-        float(width),
-        detach_reset,
+        float(options.decay),  # not read when a decay tensor is given
+        options.num_thresholds,
+        float(options.threshold),
+        options.reset,
+        options.surrogate,
+        float(options.width),
+        options.detach_reset,
         return_state,
     )
     return (spikes, v_last) if return_state else spikes
 
 
-def check_options(
-    *,
-    num_thresholds: int = DEFAULT_NUM_THRESHOLDS,
-    threshold: float = DEFAULT_THRESHOLD,
-    decay: float = DEFAULT_DECAY,
-    reset: Reset = DEFAULT_RESET,
-    surrogate: Surrogate = DEFAULT_SURROGATE,
-    width: float = DEFAULT_WIDTH,
-    detach_reset: bool = False,
-) -> None:
-    """Raise the error the op would raise for these options, without running any kernel."""
-    probe = torch.empty(1, 0, device="meta")
-    mt_lif(
-        probe,
-        num_thresholds=num_thresholds,
-        threshold=threshold,
-        decay=decay,
-        reset=reset,
-        surrogate=surrogate,
-        width=width,
-        detach_reset=detach_reset,
-    )
+def check_options(options: NeuronOptions) -> None:
+    """Raise the error the op would raise for ``options``, without running any kernel."""
+    mt_lif(torch.empty(1, 0, device="meta"), options)
 
 
 class _RepeatOverTime(torch.autograd.Function):

@@ -3,106 +3,75 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
 
 from mtsnn import functional
-from mtsnn.options import (
-    DEFAULT_DECAY,
-    DEFAULT_NUM_THRESHOLDS,
-    DEFAULT_RESET,
-    DEFAULT_SURROGATE,
-    DEFAULT_THRESHOLD,
-    DEFAULT_WIDTH,
-    Reset,
-    Surrogate,
-)
+from mtsnn.options import NEURON_OPTION_NAMES, NeuronOptions, resolve
 
 
 class _MTLIFBase(nn.Module):
-    """Options, validation, the optional learnable decay and the repr shared by the two layers."""
+    """The options, their validation, the optional learnable decay and the repr of both layers.
+
+    Each option is also readable as an attribute of the layer (``layer.num_thresholds``, ...);
+    ``layer.decay`` is the decay in use: a float, or sigmoid(decay_logit) when it is learned.
+    """
 
     def __init__(
-        self,
-        num_thresholds: int = DEFAULT_NUM_THRESHOLDS,
-        threshold: float = DEFAULT_THRESHOLD,
-        decay: float = DEFAULT_DECAY,
-        reset: Reset = DEFAULT_RESET,
-        surrogate: Surrogate = DEFAULT_SURROGATE,
-        width: float = DEFAULT_WIDTH,
-        detach_reset: bool = False,
-        learn_decay: bool = False,
+        self, options: NeuronOptions | None = None, *, learn_decay: bool = False, **overrides: Any
     ) -> None:
         super().__init__()
-        functional.check_options(
-            num_thresholds=num_thresholds,
-            threshold=threshold,
-            decay=decay,
-            reset=reset,
-            surrogate=surrogate,
-            width=width,
-            detach_reset=detach_reset,
-        )
-        self.num_thresholds = int(num_thresholds)
-        self.threshold = float(threshold)
-        self.reset = reset
-        self.surrogate = surrogate
-        self.width = float(width)
-        self.detach_reset = bool(detach_reset)
+        self.options, decay_tensor = resolve(options, overrides)
+        if decay_tensor is not None:
+            raise TypeError("a layer takes a float decay (learn_decay=True learns it)")
+        functional.check_options(self.options)
         self.learn_decay = bool(learn_decay)
         if learn_decay:
+            decay = self.options.decay
             if not 0 < decay < 1:
                 raise ValueError(f"learn_decay needs an initial decay in (0, 1), got {decay}")
             # decay = sigmoid(logit) stays inside (0, 1) whatever the optimiser does.
             self.decay_logit = nn.Parameter(torch.tensor(math.log(decay / (1 - decay))))
-            self._decay = None
-        else:
-            self._decay = float(decay)
 
     @property
     def decay(self) -> float | torch.Tensor:
         """The decay in use: a float, or sigmoid(decay_logit) when it is learned."""
-        if self._decay is not None:
-            return self._decay
-        return torch.sigmoid(self.decay_logit)
+        return torch.sigmoid(self.decay_logit) if self.learn_decay else self.options.decay
 
-    def _options(self) -> dict:
-        return dict(
-            num_thresholds=self.num_thresholds,
-            threshold=self.threshold,
-            decay=self.decay,
-            reset=self.reset,
-            surrogate=self.surrogate,
-            width=self.width,
-            detach_reset=self.detach_reset,
-        )
+    def _call_options(self) -> dict[str, Any]:
+        """Keyword arguments of functional.mt_lif: the options, and the learned decay if any."""
+        return {"options": self.options, **({"decay": self.decay} if self.learn_decay else {})}
 
     def extra_repr(self) -> str:
-        decay = (
-            f"learned, now {float(self.decay.detach()):.4g}"
-            if self.learn_decay
-            else f"{self._decay:g}"
-        )
-        return (
-            f"num_thresholds={self.num_thresholds}, threshold={self.threshold:g}, "
-            f"decay={decay}, reset={self.reset!r}, surrogate={self.surrogate!r}, "
-            f"width={self.width:g}, detach_reset={self.detach_reset}"
-        )
+        def shown(name: str, value: Any) -> str:
+            if name == "decay" and self.learn_decay:
+                return f"learned, now {float(self.decay.detach()):.4g}"
+            return f"{value:g}" if isinstance(value, float) else repr(value)
+
+        return ", ".join(f"{name}={shown(name, v)}" for name, v in self.options.as_dict().items())
+
+
+# The options as read-only attributes of the layers, generated from their one declaration.
+for _name in NEURON_OPTION_NAMES:
+    if _name != "decay":
+        setattr(_MTLIFBase, _name, property(lambda self, name=_name: getattr(self.options, name)))
 
 
 class MTLIF(_MTLIFBase):
     """Multi-threshold LIF neurons over a whole sequence: ``spikes = MTLIF(...)(x)``.
 
     ``x`` is [T, B, ...] (time first); each call starts from rest unless ``v0`` is given, so no
-    state lingers between batches. The spikes are graded: integers 0 .. num_thresholds. With
+    state lingers between batches. The spikes are graded: integers 0 .. num_thresholds. The
+    layer takes a NeuronOptions and/or its fields by name (``MTLIF(num_thresholds=3)``); with
     ``learn_decay=True`` the decay is a learned scalar, sigmoid(decay_logit), starting at
     ``decay``.
     """
 
     def forward(self, x: torch.Tensor, v0: torch.Tensor | None = None) -> torch.Tensor:
         """Return the spikes for input current x ([T, ...]), starting from membrane v0."""
-        return functional.mt_lif(x, v0=v0, **self._options())
+        return functional.mt_lif(x, v0=v0, **self._call_options())
 
 
 class MTLIFCell(_MTLIFBase):
@@ -117,7 +86,7 @@ class MTLIFCell(_MTLIFBase):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Return (spikes, membrane) after one step with input current x (any shape)."""
         spikes, v_next = functional.mt_lif(
-            x.unsqueeze(0), v0=v, return_state=True, **self._options()
+            x.unsqueeze(0), v0=v, return_state=True, **self._call_options()
         )
         return spikes.squeeze(0), v_next
 

@@ -7,18 +7,11 @@ It is also a readable statement of what mtsnn.functional.mt_lif computes.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
-from mtsnn.options import (
-    DEFAULT_DECAY,
-    DEFAULT_NUM_THRESHOLDS,
-    DEFAULT_RESET,
-    DEFAULT_SURROGATE,
-    DEFAULT_THRESHOLD,
-    DEFAULT_WIDTH,
-    Reset,
-    Surrogate,
-)
+from mtsnn.options import RESETS, NeuronOptions, Surrogate, resolve
 
 
 def surrogate_grad(z: torch.Tensor, surrogate: Surrogate, width: float) -> torch.Tensor:
@@ -50,38 +43,36 @@ class _Heaviside(torch.autograd.Function):
 
 def mt_lif(
     x: torch.Tensor,
+    options: NeuronOptions | None = None,
     *,
-    num_thresholds: int = DEFAULT_NUM_THRESHOLDS,
-    threshold: float = DEFAULT_THRESHOLD,
-    decay: float | torch.Tensor = DEFAULT_DECAY,
-    reset: Reset = DEFAULT_RESET,
-    surrogate: Surrogate = DEFAULT_SURROGATE,
-    width: float = DEFAULT_WIDTH,
-    detach_reset: bool = False,
     v0: torch.Tensor | None = None,
     return_state: bool = False,
+    **overrides: Any,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """The reference MT-LIF neuron; same signature and semantics as mtsnn.functional.mt_lif.
 
     Computation happens in x's dtype (the fused kernels compute float16/bfloat16 in float32).
     """
-    if reset not in ("soft", "hard", "none"):
-        raise ValueError(f"unknown reset {reset!r}")
-    theta = torch.tensor(threshold, dtype=x.dtype, device=x.device)
+    options, decay_tensor = resolve(options, overrides)
+    if options.reset not in RESETS:
+        raise ValueError(f"unknown reset {options.reset!r}")
+    decay = options.decay if decay_tensor is None else decay_tensor
+    surrogate, width = options.surrogate, options.width
+    theta = torch.tensor(options.threshold, dtype=x.dtype, device=x.device)
     # The k-th threshold is the product k * theta in x's dtype.
-    levels = torch.arange(1, num_thresholds + 1, dtype=x.dtype, device=x.device) * theta
+    levels = torch.arange(1, options.num_thresholds + 1, dtype=x.dtype, device=x.device) * theta
     v = torch.zeros_like(x[0]) if v0 is None else v0
     spikes = []
     for t in range(x.shape[0]):
         h = decay * v + x[t]
         s = torch.zeros_like(h)
-        for k in range(num_thresholds):
+        for k in range(options.num_thresholds):
             s = s + _Heaviside.apply(h - levels[k], surrogate, width)
-        if reset == "soft":
-            v = h - theta * (s.detach() if detach_reset else s)
-        elif reset == "hard":
+        if options.reset == "soft":
+            v = h - theta * (s.detach() if options.detach_reset else s)
+        elif options.reset == "hard":
             fired = _Heaviside.apply(h - levels[0], surrogate, width)  # min(s, 1)
-            v = h * (1 - (fired.detach() if detach_reset else fired))
+            v = h * (1 - (fired.detach() if options.detach_reset else fired))
         else:
             v = h
         spikes.append(s)

@@ -61,24 +61,25 @@ TEST(PythonJson, ReadsAndWritesNonFiniteFloatsAsPythonDoes) {
 
 TEST(TrainConfig, HasPythonsDefaultsAndWritesEveryField) {
   const Json values = Json::parse(mtsnn::train_config_to_json({}));
-  const Json expected = {{"dataset", "mnist"},
-                         {"model", "convnet"},
-                         {"timesteps", 2},
-                         {"num_thresholds", 3},
+  const Json expected = {{"num_thresholds", 3},
                          {"threshold", 1.0},
                          {"decay", 0.5},
                          {"reset", "soft"},
                          {"surrogate", "rectangle"},
                          {"width", 1.0},
+                         {"detach_reset", false},
+                         {"dataset", "mnist"},
+                         {"model", "convnet"},
+                         {"timesteps", 2},
                          {"ann", false},
                          {"optimizer", "adam"},
                          {"lr", 0.001},
                          {"momentum", 0.9},
                          {"weight_decay", 0.0},
-                         {"epochs", 12},
+                         {"epochs", 20},
                          {"batch_size", 128},
                          {"grad_accum", 1},
-                         {"augment", false},
+                         {"augment", true},
                          {"seed", 0},
                          {"limit_train", nullptr},
                          {"limit_test", nullptr},
@@ -94,8 +95,7 @@ TEST(TrainConfig, RoundTripsThroughJson) {
   mtsnn::TrainConfig config;
   config.dataset = "fashion-mnist";
   config.timesteps = 4;
-  config.threshold = 0.75;
-  config.surrogate = "sigmoid";
+  config.neuron.threshold(0.75).surrogate("sigmoid").detach_reset(true);
   config.lr = 3e-4;
   config.augment = true;
   config.limit_train = 5000;
@@ -107,24 +107,8 @@ TEST(TrainConfig, RoundTripsThroughJson) {
   EXPECT_EQ(back.limit_train, 5000);
   EXPECT_EQ(back.limit_test, std::nullopt);
   EXPECT_EQ(back.rotation, 10.0);
-}
-
-TEST(TrainConfig, GivesTheNeuronOptions) {
-  mtsnn::TrainConfig config;
-  config.num_thresholds = 5;
-  config.threshold = 0.5;
-  config.decay = 0.25;
-  config.reset = "hard";
-  config.surrogate = "triangle";
-  config.width = 2.0;
-  const mtsnn::NeuronOptions options = config.neuron_options();
-  EXPECT_EQ(options.num_thresholds(), 5);
-  EXPECT_EQ(options.threshold(), 0.5);
-  EXPECT_EQ(options.decay(), 0.25);
-  EXPECT_EQ(options.reset(), "hard");
-  EXPECT_EQ(options.surrogate(), "triangle");
-  EXPECT_EQ(options.width(), 2.0);
-  EXPECT_FALSE(options.detach_reset());
+  EXPECT_EQ(back.neuron.surrogate(), "sigmoid");
+  EXPECT_TRUE(back.neuron.detach_reset());
 }
 
 // The default config's JSON with edit applied.
@@ -139,6 +123,7 @@ TEST(TrainConfig, LaterFieldsMayBeMissing) {
                                                                     values.erase("validation");
                                                                     values.erase("rotation");
                                                                     values.erase("scaling");
+                                                                    values.erase("detach_reset");
                                                                     values["epochs"] = 3;
                                                                   }),
                                                                   "old.json");
@@ -146,6 +131,7 @@ TEST(TrainConfig, LaterFieldsMayBeMissing) {
   EXPECT_EQ(config.validation, 0);
   EXPECT_EQ(config.rotation, 0.0);
   EXPECT_EQ(config.scaling, 0.0);
+  EXPECT_FALSE(config.neuron.detach_reset());
 }
 
 TEST(TrainConfig, RefusesMissingAndUnknownKeys) {
@@ -169,8 +155,8 @@ TEST(TrainConfig, ChecksJsonTypesOnly) {
     return mtsnn::train_config_from_json(edited_config([&](Json& values) { values[key] = value; }),
                                          "c.json");
   };
-  EXPECT_EQ(with("threshold", 2).threshold, 2.0);  // Python's int is a valid float
-  EXPECT_EQ(with("timesteps", -7).timesteps, -7);  // ranges are the program's to check
+  EXPECT_EQ(with("threshold", 2).neuron.threshold(), 2.0);  // Python's int is a valid float
+  EXPECT_EQ(with("timesteps", -7).timesteps, -7);           // ranges are the program's to check
   EXPECT_EQ(with("model", "no-such-model").model, "no-such-model");
   expect_error([&] { with("timesteps", 2.0); },
                {"c.json: invalid config: timesteps must be an integer, got 2.0"});

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 
 from mtsnn import functional, reference
+from mtsnn.options import RESETS, SURROGATES
 
-RESETS = ("soft", "hard", "none")
-SURROGATES = ("rectangle", "triangle", "sigmoid")
+__all__ = ["RESETS", "SURROGATES", "assert_same", "run_both", "spread_input", "tolerances"]
 
 
 def spread_input(shape, num_thresholds: int, threshold: float, dtype, device) -> torch.Tensor:

@@ -9,8 +9,7 @@ from torch import nn
 from mtsnn.analysis.expansion import BinaryMTLIF, expand_binary
 from mtsnn.models import build_model
 from mtsnn.nn import MTLIF, SeqToANN
-
-RESETS = ("soft", "hard", "none")
+from mtsnn.options import RESETS
 
 
 def _neuron(k: int, reset: str, **options) -> MTLIF:

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 import mtsnn
@@ -40,6 +41,7 @@ def test_quick_run_writes_json_and_markdown(device: str, tmp_path: Path) -> None
         "--dtypes=float32,bfloat16",
         "--threads=1",
         "--train-batch=4",
+        "--sections=neuron,bandwidth,train,gbench",
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     tag = f"{device}-quick"
@@ -52,7 +54,7 @@ def test_quick_run_writes_json_and_markdown(device: str, tmp_path: Path) -> None
     machine = data["machine"]
     assert machine["torch_threads"] == 1
     assert machine["mtsnn_cpu_capability"] in ("avx512", "avx2", "default")
-    assert {"cpu_model", "usable_cores", "torch", "load_average_at_start"} <= machine.keys()
+    assert {"cpu", "usable_cores", "torch", "load_average_at_start"} <= machine.keys()
 
     impls = data["implementations"]
     assert list(impls) == ["mtsnn", "reference", "snntorch"]
@@ -80,7 +82,7 @@ def test_quick_run_writes_json_and_markdown(device: str, tmp_path: Path) -> None
     assert forward["fraction_of_copy"] > 0 and forward["fraction_of_clone"] > 0
 
     train = {r["variant"]: r for r in records if r["section"] == "train"}
-    assert set(train) == {"ann", "mtsnn", "reference"}
+    assert set(train) == {"ann", "mtsnn", "reference", "ann compiled", "mtsnn compiled"}
     assert train["ann"]["timesteps"] == 1 and train["mtsnn"]["timesteps"] == 2
     assert train["ann"]["ratio_to_ann"] == 1.0 and train["mtsnn"]["images_per_s"] > 0
 
@@ -93,6 +95,37 @@ def test_quick_run_writes_json_and_markdown(device: str, tmp_path: Path) -> None
     for heading in ("## Neuron op", "## Effective bandwidth", "## Training step", "## Google"):
         assert heading in markdown
     assert "| forward+backward | bfloat16 | 4K | 2 |" in markdown
+
+
+def test_quick_cpp_sections(tmp_path: Path) -> None:
+    # Training in C++ against Python, and the exported model in C++, Python eager and compiled.
+    programs = Path(os.environ.get("MTSNN_CPP_EXAMPLES", REPO / "build" / "examples"))
+    if not (programs / "mtsnn-predict").is_file():
+        if os.environ.get("MTSNN_REQUIRE_CPP") == "1":
+            raise AssertionError(f"{programs} has no C++ programs (tools/test.sh builds them)")
+        pytest.skip(f"{programs} has no C++ programs")
+    completed = _run_suite(
+        "--quick",
+        "--device=cpu",
+        f"--out={tmp_path}",
+        "--threads=1",
+        "--train-batch=16",
+        "--sections=cpptrain,deploy",
+        f"--cpp-examples={programs}",
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    data = json.loads(next(tmp_path.glob("cpu-quick-*.json")).read_text())
+    cpp = {r["variant"]: r for r in data["records"] if r["section"] == "cpptrain"}
+    assert set(cpp) == {"Python (mtsnn train)", "C++ (mtsnn-train-mnist)"}
+    assert all(r["images_per_s"] > 0 for r in cpp.values())
+    assert cpp["Python (mtsnn train)"]["ratio_to_python"] == 1.0
+    deploy = {r["variant"]: r for r in data["records"] if r["section"] == "deploy"}
+    assert set(deploy) == {"Python eager", "torch.compile", "C++ runner"}
+    for record in deploy.values():
+        assert record["latency_batch1_ms"] > 0
+        assert record["throughput_batch256_images_per_s"] > 0
+    markdown = (tmp_path / "cpu-quick-latest.md").read_text()
+    assert "## Training in C++ against Python" in markdown and "## Deployment" in markdown
 
 
 def test_unknown_implementation_is_rejected(tmp_path: Path) -> None:

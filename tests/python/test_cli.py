@@ -86,7 +86,7 @@ def test_unwritable_output_dir_fails_before_loading_data(tmp_path, capsys, monke
     blocker = tmp_path / "file"
     blocker.write_text("")
     monkeypatch.setattr(
-        "mtsnn.training.trainer.load_split", lambda *a: pytest.fail("data loaded before the check")
+        "mtsnn.training.splits.load_split", lambda *a: pytest.fail("data loaded before the check")
     )
     started = time.perf_counter()
     assert main(["train", "--out", str(blocker / "run"), "--quiet"]) == 1
@@ -100,7 +100,9 @@ def test_too_little_disk_space_fails_before_training(data_dir, tmp_path, capsys,
     monkeypatch.setattr(
         "mtsnn.training.fileio.shutil.disk_usage", lambda path: SimpleNamespace(free=0)
     )
-    monkeypatch.setattr("mtsnn.training.trainer._train_epoch", lambda *a: pytest.fail("trained"))
+    monkeypatch.setattr(
+        "mtsnn.training.learner.Learner.train_epoch", lambda *a: pytest.fail("trained")
+    )
     assert main(train_argv(data_dir, tmp_path / "run")) == 1
     assert "has 0.0 MiB free, but the run needs about" in capsys.readouterr().err
 

@@ -190,7 +190,7 @@ def test_non_cifar_classes_refused_as_cifar10(tmp_path: Path) -> None:
     make_folder(tmp_path / "f", classes, {"train": 1, "test": 1})
     located = data.Located("image-folder", tmp_path / "f")
     with pytest.raises(DatasetFormatError, match="are not the CIFAR-10 classes"):
-        data.datasets.read_located("cifar10", "test", located)
+        data.loading.read_located("cifar10", "test", located)
 
 
 def test_missing_pillow_is_explained(tmp_path: Path, monkeypatch) -> None:

@@ -13,6 +13,7 @@ from torch._dynamo.backends.common import aot_autograd
 
 import mtsnn
 from mtsnn import functional
+from mtsnn.options import NeuronOptions
 
 OPTIONS = [
     dict(num_thresholds=3, threshold=1.0, reset="soft", surrogate="rectangle", width=1.0),
@@ -228,16 +229,8 @@ def test_a_device_without_kernels_gets_a_clear_error():
 
 
 def test_python_defaults_are_the_cpp_ones():
-    from mtsnn import _extension, options
+    # The two declarations of the neuron's options: mtsnn.options and mtsnn::NeuronOptions.
+    from mtsnn import _extension
 
     cpp = _extension.require_extension().default_neuron_options()
-    python = {
-        "num_thresholds": options.DEFAULT_NUM_THRESHOLDS,
-        "threshold": options.DEFAULT_THRESHOLD,
-        "decay": options.DEFAULT_DECAY,
-        "reset": options.DEFAULT_RESET,
-        "surrogate": options.DEFAULT_SURROGATE,
-        "width": options.DEFAULT_WIDTH,
-        "detach_reset": False,
-    }
-    assert cpp == python
+    assert cpp == NeuronOptions().as_dict()

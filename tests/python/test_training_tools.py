@@ -11,22 +11,24 @@ import numpy as np
 import pytest
 import torch
 
-from mtsnn.data import CLASSES, ImageDataset
+from mtsnn.data import CLASSES, BatchLoader, ImageDataset
 from mtsnn.training import (
     DATASET_DEFAULTS,
     ConfigError,
+    DistContext,
+    Learner,
     OutputDirError,
-    ProgressBar,
     RunLog,
     TrainConfig,
     cosine_lr,
     make_config,
     read_log,
 )
+from mtsnn.training import learner as learner_module
 from mtsnn.training.config import LATER_FIELDS
-from mtsnn.training.data import split_validation
 from mtsnn.training.fileio import atomic_write, check_free_space, check_writable
 from mtsnn.training.reproducibility import restored_torch_settings, rng_state, set_rng_state
+from mtsnn.training.splits import split_validation
 
 
 def test_defaults_come_from_the_dataset():
@@ -123,24 +125,36 @@ class Terminal(io.StringIO):
         return True
 
 
-def test_progress_bar_draws_rate_loss_and_accuracy():
+def _epoch_with_progress(stream: io.StringIO, show: bool, monkeypatch) -> dict:
+    """One training epoch of a tiny run whose progress bar draws on ``stream``."""
+    monkeypatch.setattr("sys.stderr", stream)
+    monkeypatch.setattr(learner_module, "_PROGRESS_INTERVAL_S", 0.0)
+    config = TrainConfig(epochs=1, batch_size=4)
+    images = torch.randint(0, 256, (16, 1, 28, 28), dtype=torch.uint8)
+    dataset = ImageDataset(images, torch.arange(16) % 10, CLASSES["mnist"], "mnist", "train", "t")
+    learner = Learner(
+        config,
+        dataset,
+        DistContext(device=torch.device("cpu")),
+        compile=False,
+        memory_format=torch.contiguous_format,
+    )
+    loader = BatchLoader(dataset, 4, shuffle=True, augment=False, drop_last=True, normalize=False)
+    return learner.train_epoch(loader, 1, "epoch 1/2", show)
+
+
+def test_progress_bar_draws_steps_loss_and_accuracy(monkeypatch):
     stream = Terminal()
-    bar = ProgressBar(4, "epoch 1/2", stream=stream, interval=0.0)
-    bar.update(2, 256, lambda: {"loss": 0.5, "acc": 0.75})
-    bar.update(4, 512, lambda: {"loss": 0.25, "acc": 0.875})
-    bar.close()
+    metrics = _epoch_with_progress(stream, True, monkeypatch)
     text = stream.getvalue()
-    assert "\repoch 1/2 [############............] 2/4" in text
-    assert "img/s loss 0.5000 acc  75.00%" in text
-    assert "4/4" in text and "acc  87.50%" in text
-    assert text.endswith("\r\x1b[K")
+    assert "epoch 1/2" in text and "4/4" in text
+    assert "loss=" in text and "acc=" in text
+    assert metrics["images_per_s"] > 0 and 0 <= metrics["train_accuracy"] <= 1
 
 
-def test_progress_bar_is_silent_off_a_terminal_or_when_disabled():
-    for stream, enabled in ((io.StringIO(), True), (Terminal(), False)):
-        bar = ProgressBar(2, "x", stream=stream, enabled=enabled, interval=0.0)
-        bar.update(1, 10, lambda: pytest.fail("metrics read while disabled"))
-        bar.close()
+def test_progress_bar_is_silent_off_a_terminal_or_when_disabled(monkeypatch):
+    for stream, show in ((io.StringIO(), True), (Terminal(), False)):
+        _epoch_with_progress(stream, show, monkeypatch)
         assert stream.getvalue() == ""
 
 

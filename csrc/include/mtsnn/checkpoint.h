@@ -23,29 +23,25 @@
 
 namespace mtsnn {
 
-// What defines a training run: the fields, names and defaults of Python's
-// mtsnn.training.config.TrainConfig, stored as "config" in every checkpoint. Reading one checks
-// types only; valid ranges and choices are the program's to check.
+// What defines a training run: Python's mtsnn.training.config.TrainConfig, stored as "config" in
+// every checkpoint. Its fields and defaults are Python's; the neuron's options, flat fields of the
+// stored config, are one NeuronOptions here. Reading one checks types only; valid ranges and
+// choices are the program's to check.
 struct TrainConfig {
+  NeuronOptions neuron;
   std::string dataset = "mnist";
   std::string model = "convnet";
   int64_t timesteps = 2;
-  int64_t num_thresholds = 3;
-  double threshold = 1.0;
-  double decay = 0.5;
-  std::string reset = "soft";
-  std::string surrogate = "rectangle";
-  double width = 1.0;
   bool ann = false;
   std::string optimizer = "adam";
   double lr = 1e-3;
   double momentum = 0.9;
   double weight_decay = 0.0;
-  int64_t epochs = 12;
+  int64_t epochs = 20;
   // The global batch of one optimizer step.
   int64_t batch_size = 128;
   int64_t grad_accum = 1;
-  bool augment = false;
+  bool augment = true;
   int64_t seed = 0;
   // Images used of each split; nullopt: all (JSON null).
   std::optional<int64_t> limit_train;
@@ -57,18 +53,16 @@ struct TrainConfig {
   // Augmentation bounds: rotation in degrees, scaling relative.
   double rotation = 0.0;
   double scaling = 0.0;
-
-  // The MT-LIF options of the model (detach_reset stays false: a run has no such option).
-  NeuronOptions neuron_options() const;
 };
 
 // config as a JSON object of every field (Python's TrainConfig.to_dict, as JSON text).
 std::string train_config_to_json(const TrainConfig& config);
 
 // The config that JSON text (an object) describes. Unknown or missing keys are an error, except
-// that the fields added after the first release (validation, rotation, scaling) may be missing
-// and take their defaults: Python's TrainConfig.from_dict rule. Throws c10::ValueError, starting
-// with source_name, on bad JSON, key mismatches and values of the wrong JSON type.
+// that the fields added after the first release (validation, rotation, scaling, detach_reset)
+// may be missing and take their defaults: Python's TrainConfig.from_dict rule. Throws
+// c10::ValueError, starting with source_name, on bad JSON, key mismatches and values of the wrong
+// JSON type.
 TrainConfig train_config_from_json(std::string_view json, const std::string& source_name);
 
 // A loaded, verified checkpoint.

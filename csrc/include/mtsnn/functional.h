@@ -28,22 +28,30 @@
 
 namespace mtsnn {
 
-// The neuron's options, with the defaults of mtsnn.options in Python.
+// The neuron's options, declared once for C++, in the order and with the defaults of Python's
+// mtsnn.options.NeuronOptions (a test holds the two equal): X(type, name, default) per option.
+// NeuronOptions below, the stored training configs and the Python binding all expand it.
+#define MTSNN_NEURON_OPTIONS(X)                                                       \
+  /* K, the largest spike value (1..256). */                                          \
+  X(int64_t, num_thresholds, 3)                                                       \
+  /* theta > 0: the k-th threshold is k * theta. */                                   \
+  X(double, threshold, 1.0)                                                           \
+  /* lambda in [0, 1]; ignored when a decay tensor is passed. */                      \
+  X(double, decay, 0.5)                                                               \
+  /* "soft" (subtract theta * s), "hard" (to zero after a spike) or "none". */        \
+  X(std::string, reset, "soft")                                                       \
+  /* The approximated derivative of a spike: "rectangle", "triangle" or "sigmoid". */ \
+  X(std::string, surrogate, "rectangle")                                              \
+  /* a > 0, the surrogate's width (each shape integrates to 1 and peaks at 1/a). */   \
+  X(double, width, 1.0)                                                               \
+  /* Treat the reset as a constant in the backward pass. */                           \
+  X(bool, detach_reset, false)
+
+// The neuron's options, in the LibTorch style: NeuronOptions().num_thresholds(3).decay(0.5).
 struct NeuronOptions {
-  // K, the largest spike value (1..256).
-  TORCH_ARG(int64_t, num_thresholds) = 3;
-  // theta > 0: the k-th threshold is k * theta.
-  TORCH_ARG(double, threshold) = 1.0;
-  // lambda in [0, 1]; ignored when a decay tensor is passed.
-  TORCH_ARG(double, decay) = 0.5;
-  // "soft" (subtract theta * s), "hard" (to zero after a spike) or "none".
-  TORCH_ARG(std::string, reset) = "soft";
-  // Shape of the approximated derivative of a spike: "rectangle", "triangle" or "sigmoid".
-  TORCH_ARG(std::string, surrogate) = "rectangle";
-  // a > 0, the surrogate's width (each shape integrates to 1 and peaks at 1/a).
-  TORCH_ARG(double, width) = 1.0;
-  // Treat the reset as a constant in the backward pass.
-  TORCH_ARG(bool, detach_reset) = false;
+#define MTSNN_NEURON_OPTION_ARG(type, name, default_value) TORCH_ARG(type, name) = default_value;
+  MTSNN_NEURON_OPTIONS(MTSNN_NEURON_OPTION_ARG)
+#undef MTSNN_NEURON_OPTION_ARG
 };
 
 // The spikes s (x's shape and dtype; the layout of x's time slab). v0: the initial membrane,

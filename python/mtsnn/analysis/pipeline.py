@@ -17,7 +17,7 @@ from mtsnn.analysis.report import write_json, write_plots
 from mtsnn.data import BatchLoader
 from mtsnn.training.checkpoint import load_checkpoint, restore_model
 from mtsnn.training.config import EVAL_BATCH_SIZE
-from mtsnn.training.data import load_split
+from mtsnn.training.splits import load_split
 
 ANALYSIS_DIR = "analysis"
 

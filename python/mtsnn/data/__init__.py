@@ -4,16 +4,28 @@ This package depends only on torch, numpy and the standard library (Pillow for i
 safetensors for the decoded-image cache, both imported when needed).
 """
 
-from .cache import datasets_cache_dir, user_cache_dir
-from .cifar import RestrictedUnpickler, read_cifar
-from .dataset import ImageDataset
-from .datasets import SAMPLE_DIR, load_dataset, load_sample, not_found_message
-from .discovery import SYSTEM_DATA_DIRS, Located, data_roots, locate, resolve_data_dir, search_dirs
-from .download import DOWNLOADS, ChecksumMismatchError, RemoteFile, download_dataset, fetch_url
-from .errors import DatasetFormatError
-from .idx import idx_files, read_idx, read_idx_pair
-from .image_folder import IMAGE_EXTENSIONS, class_order, read_image_folder
-from .loader import (
+from mtsnn.data.cache import datasets_cache_dir, user_cache_dir
+from mtsnn.data.cifar import RestrictedUnpickler, read_cifar
+from mtsnn.data.discovery import (
+    SYSTEM_DATA_DIRS,
+    Located,
+    data_roots,
+    locate,
+    resolve_data_dir,
+    search_dirs,
+)
+from mtsnn.data.download import (
+    DOWNLOADS,
+    ChecksumMismatchError,
+    RemoteFile,
+    download_dataset,
+    fetch_url,
+)
+from mtsnn.data.errors import DatasetFormatError
+from mtsnn.data.idx import idx_files, read_idx, read_idx_pair
+from mtsnn.data.image_dataset import ImageDataset
+from mtsnn.data.image_folder import IMAGE_EXTENSIONS, class_order, read_image_folder
+from mtsnn.data.loader import (
     BatchLoader,
     crop_flip,
     normalization_affine,
@@ -21,7 +33,8 @@ from .loader import (
     random_rotate_scale,
     rotate_scale,
 )
-from .specs import (
+from mtsnn.data.loading import SAMPLE_DIR, load_dataset, load_sample, not_found_message
+from mtsnn.data.specs import (
     AUGMENTATION,
     CIFAR10_CLASSES,
     CLASSES,

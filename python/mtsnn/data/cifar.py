@@ -16,9 +16,9 @@ from typing import Any, BinaryIO
 import numpy as np
 import torch
 
-from .dataset import check_labels
-from .errors import DatasetFormatError
-from .specs import CIFAR10_CLASSES, CIFAR_BATCHES, CIFAR_META
+from mtsnn.data.errors import DatasetFormatError
+from mtsnn.data.image_dataset import check_labels
+from mtsnn.data.specs import CIFAR10_CLASSES, CIFAR_BATCHES, CIFAR_META
 
 _IMAGE_BYTES = 3 * 32 * 32
 

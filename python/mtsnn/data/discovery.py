@@ -6,9 +6,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache import datasets_cache_dir
-from .idx import idx_files
-from .specs import (
+from mtsnn.data.cache import datasets_cache_dir
+from mtsnn.data.idx import idx_files
+from mtsnn.data.specs import (
     CIFAR10_CLASSES,
     CIFAR_BATCH_DIR,
     CIFAR_BATCHES,

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache import atomic_file, datasets_cache_dir
-from .specs import CIFAR_TARBALL, IDX_FILES, check_name
+from mtsnn.data.cache import atomic_file, datasets_cache_dir
+from mtsnn.data.specs import CIFAR_TARBALL, IDX_FILES, check_name
 
 MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
 FASHION_MNIST_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"

@@ -12,9 +12,9 @@ from typing import BinaryIO
 
 import torch
 
-from .dataset import check_labels
-from .errors import DatasetFormatError
-from .specs import IDX_FILES
+from mtsnn.data.errors import DatasetFormatError
+from mtsnn.data.image_dataset import check_labels
+from mtsnn.data.specs import IDX_FILES
 
 IMAGES_MAGIC = 0x00000803
 LABELS_MAGIC = 0x00000801

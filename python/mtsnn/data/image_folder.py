@@ -16,9 +16,9 @@ from types import ModuleType
 import numpy as np
 import torch
 
-from .cache import decoded_cache_path, load_decoded, store_decoded
-from .errors import DatasetFormatError
-from .specs import CIFAR10_CLASSES, SPLITS
+from mtsnn.data.cache import decoded_cache_path, load_decoded, store_decoded
+from mtsnn.data.errors import DatasetFormatError
+from mtsnn.data.specs import CIFAR10_CLASSES, SPLITS
 
 IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg")
 _MODE_CHANNELS = {"L": 1, "RGB": 3}

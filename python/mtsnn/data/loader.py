@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from .dataset import ImageDataset
-from .specs import AUGMENTATION, NORMALIZATION
+from mtsnn.data.image_dataset import ImageDataset
+from mtsnn.data.specs import AUGMENTATION, NORMALIZATION
 
 CROP_PADDING = 4
 

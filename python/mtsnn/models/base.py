@@ -72,8 +72,8 @@ class SpikingClassifier(nn.Module):
     Args:
         timesteps: T, the number of time steps (ignored, 1, when ``ann``).
         ann: build the ReLU twin instead of the SNN.
-        neuron_options: keyword arguments of every :class:`mtsnn.nn.MTLIF` (num_thresholds,
-            threshold, decay, reset, surrogate, width, detach_reset, learn_decay).
+        neuron_options: keyword arguments of every :class:`mtsnn.nn.MTLIF`: fields of
+            :class:`mtsnn.options.NeuronOptions` by name, and learn_decay.
     """
 
     encoder: nn.Module

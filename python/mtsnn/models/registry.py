@@ -37,8 +37,8 @@ def build_model(
         in_channels, num_classes, image_size: the dataset's image channels, classes and size.
         timesteps: T (1 for the ANN twin, whatever is passed).
         ann: build the ReLU twin (same layers, ReLU for MTLIF, T = 1).
-        neuron_options: MTLIF options (num_thresholds, threshold, decay, reset, surrogate,
-            width, detach_reset, learn_decay).
+        neuron_options: keyword arguments of every MTLIF layer: fields of
+            mtsnn.options.NeuronOptions by name, and learn_decay.
 
     Raises:
         ValueError: unknown name (the message lists the valid ones) or bad options.

@@ -1,4 +1,4 @@
-"""Training toolkit: the training loop, checkpoints, run logs, progress, distributed, summary.
+"""Training toolkit: the training loop, checkpoints, run logs, distributed training, summary.
 
 The `mtsnn` command (mtsnn.cli) is a thin layer over ``train``, ``evaluate_checkpoint`` and
 ``plot_run``.
@@ -23,8 +23,8 @@ from mtsnn.training.config import (
 from mtsnn.training.distributed import DistContext
 from mtsnn.training.errors import CheckpointError, ConfigError, OutputDirError
 from mtsnn.training.evaluation import EVAL_SPLITS, evaluate, evaluate_checkpoint
+from mtsnn.training.learner import Learner
 from mtsnn.training.plot import plot_run
-from mtsnn.training.progress import ProgressBar
 from mtsnn.training.runlog import LOG_FILE, RunLog, read_log
 from mtsnn.training.summary import SUMMARY_FILE
 from mtsnn.training.trainer import RunOptions, default_run_name, train
@@ -41,8 +41,8 @@ __all__ = [
     "CheckpointError",
     "ConfigError",
     "DistContext",
+    "Learner",
     "OutputDirError",
-    "ProgressBar",
     "RunLog",
     "RunOptions",
     "TrainConfig",

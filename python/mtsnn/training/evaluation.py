@@ -12,9 +12,9 @@ from mtsnn.data import BatchLoader, ImageDataset
 from mtsnn.training import distributed
 from mtsnn.training.checkpoint import load_checkpoint, restore_model
 from mtsnn.training.config import EVAL_BATCH_SIZE, TrainConfig
-from mtsnn.training.data import load_split, split_validation
 from mtsnn.training.errors import ConfigError
 from mtsnn.training.layout import memory_format_of
+from mtsnn.training.splits import load_split, split_validation
 
 EVAL_SPLITS: tuple[str, ...] = ("test", "validation")
 

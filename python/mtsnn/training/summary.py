@@ -1,4 +1,4 @@
-"""Facts about the machine and the software, for a run's summary.json."""
+"""A run's summary.json, and the versions and command line it records."""
 
 from __future__ import annotations
 
@@ -18,32 +18,6 @@ import mtsnn
 from mtsnn.training.fileio import atomic_write
 
 SUMMARY_FILE = "summary.json"
-
-
-def cpu_model() -> str:
-    """The CPU's model name (from /proc/cpuinfo on Linux), or what platform reports."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as stream:
-            for line in stream:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def machine_info() -> dict[str, Any]:
-    """CPU model and core count, torch's thread count, OS, and the GPUs (if any)."""
-    gpus = []
-    if torch.cuda.is_available():
-        gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-    return {
-        "cpu": cpu_model(),
-        "cpu_cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "platform": platform.platform(),
-        "gpus": gpus,
-    }
 
 
 def versions() -> dict[str, str]:

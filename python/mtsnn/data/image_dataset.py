@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .errors import DatasetFormatError
+from mtsnn.data.errors import DatasetFormatError
 
 
 @dataclass(frozen=True, eq=False)

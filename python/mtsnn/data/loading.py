@@ -7,15 +7,15 @@ import os
 import warnings
 from pathlib import Path
 
-from .cache import datasets_cache_dir
-from .cifar import read_cifar
-from .dataset import ImageDataset
-from .discovery import Located, locate, search_dirs
-from .download import download_dataset
-from .errors import DatasetFormatError
-from .idx import idx_files, read_idx_pair
-from .image_folder import read_image_folder
-from .specs import (
+from mtsnn.data.cache import datasets_cache_dir
+from mtsnn.data.cifar import read_cifar
+from mtsnn.data.discovery import Located, locate, search_dirs
+from mtsnn.data.download import download_dataset
+from mtsnn.data.errors import DatasetFormatError
+from mtsnn.data.idx import idx_files, read_idx_pair
+from mtsnn.data.image_dataset import ImageDataset
+from mtsnn.data.image_folder import read_image_folder
+from mtsnn.data.specs import (
     CIFAR10_CLASSES,
     CIFAR_BATCH_DIR,
     CIFAR_BATCHES,
