@@ -35,8 +35,9 @@ from mtsnn.machine import usable_cores
 
 SECTIONS = ("neuron", "bandwidth", "train", "gbench", "cpptrain", "deploy")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-# Neurons per time step: 1M and 4M keep the full CPU run near ten minutes.
-DEFAULT_SIZES = {"cpu": "1M,4M", "cuda": "16M"}
+# Neurons per time step: 4K and 64K (small layers of a small network, where per-call costs show),
+# 1M and 4M.
+DEFAULT_SIZES = {"cpu": "4K,64K,1M,4M", "cuda": "16M"}
 QUICK_SIZES = {"cpu": "64K", "cuda": "1M"}
 GBENCH_FILTER = {False: "/T:(2|8)/", True: "/T:1/N:1048576/"}
 GBENCH_MIN_TIME_S = {False: 0.2, True: 0.01}

@@ -27,17 +27,7 @@ class ReferenceMTLIF(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return the spikes for input current x ([T, ...])."""
-        layer = self.layer
-        return mtsnn.reference.mt_lif(
-            x,
-            num_thresholds=layer.num_thresholds,
-            threshold=layer.threshold,
-            decay=layer.decay,
-            reset=layer.reset,
-            surrogate=layer.surrogate,
-            width=layer.width,
-            detach_reset=layer.detach_reset,
-        )
+        return mtsnn.reference.mt_lif(x, self.layer.options, decay=self.layer.decay)
 
 
 def build(variant: str, timesteps: int) -> nn.Module:

@@ -5,8 +5,10 @@
 # runs made with the earlier default model pin it (--model convnet). The val-* runs hold 10,000
 # training images out (--validation) to choose the MNIST recipe on (run two at a time, one thread
 # each); the -seed1/-seed2 runs repeat the chosen MNIST recipe with other seeds (two at a time,
-# one thread each). Each run writes runs/<name>/summary.json with its exact command line, seed and
-# final-epoch accuracy.
+# one thread each). The val-fast-* runs chose the fast MNIST recipe (batch, learning rate, epochs)
+# on the same held-out images; mnist-T2-K3-fast is that recipe on the whole training set (the
+# time-to-accuracy run: run it alone on the machine). Each run writes runs/<name>/summary.json with
+# its exact command line, seed and final-epoch accuracy.
 #
 #   MNIST_DIR=... FASHION_DIR=... bash tools/reproduce.sh [name ...]   # default: every run
 set -euo pipefail
@@ -40,13 +42,18 @@ declare -A runs=(
   [mnist-ann-convnet3-rot10-scale10]="--dataset mnist --data-dir $mnist --ann --model convnet3 --rotation 10 --scaling 0.1"
   [mnist-T2-K3-convnet3-rot10-scale10-seed1]="--dataset mnist --data-dir $mnist --timesteps 2 --model convnet3 --rotation 10 --scaling 0.1 --seed 1 --threads 1"
   [mnist-T2-K3-convnet3-rot10-scale10-seed2]="--dataset mnist --data-dir $mnist --timesteps 2 --model convnet3 --rotation 10 --scaling 0.1 --seed 2 --threads 1"
+  [val-fast-b128-e12]="--dataset mnist --data-dir $mnist --timesteps 2 --validation 10000 --epochs 12"
+  [val-fast-b256-e10]="--dataset mnist --data-dir $mnist --timesteps 2 --validation 10000 --epochs 10 --batch-size 256 --lr 0.002"
+  [val-fast-b256-e12]="--dataset mnist --data-dir $mnist --timesteps 2 --validation 10000 --epochs 12 --batch-size 256 --lr 0.002"
+  [mnist-T2-K3-fast]="--dataset mnist --data-dir $mnist --timesteps 2 --epochs 12 --batch-size 256 --lr 0.002"
   [cifar10-subset]="--dataset cifar10 --data-dir $cifar --model vgg11 --epochs 3 --limit-train 4000 --limit-test 1000"
 )
 order=(mnist-T2-K3 mnist-T2-K3-12ep fashion-T2-K3 fashion-T2-K3-convnet3 mnist-T2-K3-convnet3 mnist-ann-convnet3 fashion-ann-convnet3 mnist-ann fashion-ann mnist-T1-K3 fashion-T1-K3 ablation-K1
   ablation-K2 ablation-K3 ablation-K4 ablation-triangle ablation-sigmoid cifar10-subset
   val-mnist-convnet3 val-mnist-convnet3-rot10-scale10 mnist-T2-K3-convnet3-rot10-scale10
   mnist-ann-convnet3-rot10-scale10 mnist-T2-K3-convnet3-rot10-scale10-seed1
-  mnist-T2-K3-convnet3-rot10-scale10-seed2)
+  mnist-T2-K3-convnet3-rot10-scale10-seed2 val-fast-b128-e12 val-fast-b256-e10 val-fast-b256-e12
+  mnist-T2-K3-fast)
 for name in "${@:-${order[@]}}"; do
   # shellcheck disable=SC2086  # the option strings split into words on purpose
   train ${runs[$name]} --out "runs/$name"

@@ -12,7 +12,7 @@ echo "== lint"
 "$py" -m ruff check python tests tools benchmarks
 "$py" -m ruff format --check python tests tools benchmarks
 clang-format --dry-run --Werror csrc/*.cpp csrc/*/*.h csrc/*/*.cpp csrc/include/mtsnn/*.h \
-  csrc/cuda/*.cu tests/cpp/*.cpp tests/cpp/*.h benchmarks/cpp/*.cpp examples/cpp/*.cpp
+  csrc/cuda/*.cu tests/cpp/*.cpp tests/cpp/*.h benchmarks/cpp/*.cpp examples/cpp/*.cpp examples/cpp/*.h
 
 echo "== C++ build and GoogleTest"
 cmake -S . -B build/cmake -G Ninja -DPython3_EXECUTABLE="$py" >/dev/null

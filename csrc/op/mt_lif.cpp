@@ -252,6 +252,6 @@ BackwardProblem backward_problem(const BackwardCall& call, const BackwardPlan& p
 
 // Fake tensors (torch.compile, torch.export) run exactly the validation and allocation above.
 TORCH_LIBRARY_IMPL(mtsnn, Meta, m) {
-  m.impl("mt_lif", &mtsnn::mt_lif_kernel<nullptr>);
-  m.impl("mt_lif_backward", &mtsnn::mt_lif_backward_kernel<nullptr>);
+  m.impl("mt_lif", &mtsnn::mt_lif_kernel<>);
+  m.impl("mt_lif_backward", &mtsnn::mt_lif_backward_kernel<>);
 }

@@ -122,8 +122,9 @@ using ForwardKernel = void (*)(const ForwardProblem&);
 using BackwardKernel = void (*)(const BackwardProblem&);
 
 // torch.ops.mtsnn.mt_lif for one device: validate, allocate, then run `kernel`. The Meta key
-// registers it with kernel == nullptr: validation and outputs only.
-template <ForwardKernel kernel>
+// registers it with no kernel (mt_lif_kernel<>): validation and outputs only. A pack rather than
+// a nullptr default because `kernel != nullptr` is not a constant expression under UBSan.
+template <ForwardKernel... kernel>
 std::tuple<at::Tensor, at::Tensor> mt_lif_kernel(const at::Tensor& x,
                                                  const std::optional<at::Tensor>& v0,
                                                  const std::optional<at::Tensor>& decay_tensor,
@@ -134,14 +135,15 @@ std::tuple<at::Tensor, at::Tensor> mt_lif_kernel(const at::Tensor& x,
   const ForwardCall call{x,     v0,        decay_tensor, decay,        num_thresholds, threshold,
                          reset, surrogate, width,        detach_reset, return_state};
   const ForwardPlan plan = plan_forward(call);
-  if constexpr (kernel != nullptr) {
-    if (plan.spikes.numel() > 0) kernel(forward_problem(call, plan));
+  static_assert(sizeof...(kernel) <= 1, "one kernel per device");
+  if constexpr (sizeof...(kernel) == 1) {
+    if (plan.spikes.numel() > 0) (kernel(forward_problem(call, plan)), ...);
   }
   return {plan.spikes, plan.v_last};
 }
 
 // torch.ops.mtsnn.mt_lif_backward for one device, as mt_lif_kernel.
-template <BackwardKernel kernel>
+template <BackwardKernel... kernel>
 std::tuple<at::Tensor, at::Tensor, at::Tensor> mt_lif_backward_kernel(
     const at::Tensor& grad_spikes, const std::optional<at::Tensor>& grad_v_last,
     const at::Tensor& x, const std::optional<at::Tensor>& v0,
@@ -153,8 +155,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> mt_lif_backward_kernel(
       num_thresholds,     threshold,   reset, surrogate, width,        detach_reset,
       decay_requires_grad};
   const BackwardPlan plan = plan_backward(call);
-  if constexpr (kernel != nullptr) {
-    if (plan.grad_x.numel() > 0) kernel(backward_problem(call, plan));
+  static_assert(sizeof...(kernel) <= 1, "one kernel per device");
+  if constexpr (sizeof...(kernel) == 1) {
+    if (plan.grad_x.numel() > 0) (kernel(backward_problem(call, plan)), ...);
   }
   return {plan.grad_x, plan.grad_v0, plan.grad_decay};
 }

@@ -26,6 +26,8 @@
 #include <string>
 #include <vector>
 
+#include "arguments.h"
+
 namespace {
 
 // What `mtsnn export` writes into the package's metadata (mtsnn/training/export.py).
@@ -37,52 +39,34 @@ struct Options {
   bool benchmark = false;
 };
 
-[[noreturn]] void usage_error(const std::string& message) {
-  throw std::invalid_argument(message + " (see the usage at the top of predict.cpp)");
-}
-
-int64_t positive(const std::string& name, const std::string& text) {
-  size_t used = 0;
-  int64_t value = 0;
-  try {
-    value = std::stoll(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != text.size() || value < 1) usage_error(name + " needs an integer >= 1, got " + text);
-  return value;
-}
-
 Options parse(int argc, char** argv) {
   Options options;
   std::vector<std::string> positional;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    const auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage_error(flag + " needs a value");
-      return argv[++i];
-    };
-    if (flag == "--split")
-      options.split = value();
-    else if (flag == "--batch-size")
-      options.batch_size = positive(flag, value());
-    else if (flag == "--threads")
-      options.threads = positive(flag, value());
-    else if (flag == "--limit")
-      options.limit = positive(flag, value());
-    else if (flag == "--save-logits")
-      options.save_logits = value();
-    else if (flag == "--benchmark")
+  examples::Arguments args(argc, argv, "predict.cpp");
+  while (args.next()) {
+    const std::string flag = args.flag();
+    if (flag == "--split") {
+      options.split = args.value();
+    } else if (flag == "--batch-size") {
+      options.batch_size = args.integer(1);
+    } else if (flag == "--threads") {
+      options.threads = args.integer(1);
+    } else if (flag == "--limit") {
+      options.limit = args.integer(1);
+    } else if (flag == "--save-logits") {
+      options.save_logits = args.value();
+    } else if (flag == "--benchmark") {
       options.benchmark = true;
-    else if (flag.rfind("--", 0) == 0)
-      usage_error("unknown option " + flag);
-    else
+    } else if (flag.rfind("--", 0) == 0) {
+      args.error("unknown option " + flag);
+    } else {
       positional.push_back(flag);
+    }
   }
-  if (positional.size() != 2) usage_error("expected MODEL.pt2 DATA_DIR");
+  if (positional.size() != 2) args.error("expected MODEL.pt2 DATA_DIR");
   options.package = positional[0];
   options.data_dir = positional[1];
-  if (options.split != "test" && options.split != "train") usage_error("--split is test or train");
+  if (options.split != "test" && options.split != "train") args.error("--split is test or train");
   return options;
 }
 

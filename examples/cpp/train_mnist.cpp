@@ -22,6 +22,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "arguments.h"
+
 namespace {
 
 struct Options {
@@ -56,74 +58,57 @@ const std::map<std::string, DatasetFacts> kDatasets{
 constexpr int64_t kCropPadding = 2;
 constexpr int64_t kEvalBatch = 500;  // mtsnn.training.config.EVAL_BATCH_SIZE
 
-[[noreturn]] void usage_error(const std::string& message) {
-  throw std::invalid_argument(message + " (see the usage at the top of train_mnist.cpp)");
-}
-
-int64_t integer(const std::string& name, const std::string& text, int64_t low) {
-  size_t used = 0;
-  int64_t value = 0;
-  try {
-    value = std::stoll(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != text.size() || value < low) {
-    usage_error(name + " needs an integer >= " + std::to_string(low) + ", got " + text);
-  }
-  return value;
-}
-
 Options parse(int argc, char** argv) {
   Options options;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    const auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage_error(flag + " needs a value");
-      return argv[++i];
-    };
-    if (flag == "--data-dir")
-      options.data_dir = value();
-    else if (flag == "--out")
-      options.out = value();
-    else if (flag == "--evaluate")
-      options.evaluate = value();
-    else if (flag == "--dataset")
-      options.dataset = value();
-    else if (flag == "--model")
-      options.model = value();
-    else if (flag == "--epochs")
-      options.epochs = integer(flag, value(), 1);
-    else if (flag == "--timesteps")
-      options.timesteps = integer(flag, value(), 1);
-    else if (flag == "--batch-size")
-      options.batch_size = integer(flag, value(), 1);
-    else if (flag == "--seed")
-      options.seed = integer(flag, value(), 0);
-    else if (flag == "--threads")
-      options.threads = integer(flag, value(), 1);
-    else if (flag == "--limit-train")
-      options.limit_train = integer(flag, value(), 1);
-    else if (flag == "--limit-test")
-      options.limit_test = integer(flag, value(), 1);
-    else if (flag == "--ann")
+  examples::Arguments args(argc, argv, "train_mnist.cpp");
+  while (args.next()) {
+    const std::string flag = args.flag();
+    if (flag == "--data-dir") {
+      options.data_dir = args.value();
+    } else if (flag == "--out") {
+      options.out = args.value();
+    } else if (flag == "--evaluate") {
+      options.evaluate = args.value();
+    } else if (flag == "--dataset") {
+      options.dataset = args.value();
+    } else if (flag == "--model") {
+      options.model = args.value();
+    } else if (flag == "--epochs") {
+      options.epochs = args.integer(1);
+    } else if (flag == "--timesteps") {
+      options.timesteps = args.integer(1);
+    } else if (flag == "--batch-size") {
+      options.batch_size = args.integer(1);
+    } else if (flag == "--seed") {
+      options.seed = args.integer(0);
+    } else if (flag == "--threads") {
+      options.threads = args.integer(1);
+    } else if (flag == "--limit-train") {
+      options.limit_train = args.integer(1);
+    } else if (flag == "--limit-test") {
+      options.limit_test = args.integer(1);
+    } else if (flag == "--ann") {
       options.ann = true;
-    else if (flag == "--no-augment")
+    } else if (flag == "--no-augment") {
       options.augment = false;
-    else if (flag == "--lr") {
-      const std::string text = value();
+    } else if (flag == "--no-channels-last") {
+      options.channels_last = false;
+    } else if (flag == "--no-keep-memory") {
+      options.keep_memory = false;
+    } else if (flag == "--lr") {
+      const std::string text = args.value();
       try {
         options.lr = std::stod(text);
       } catch (const std::exception&) {
         options.lr = -1;
       }
-      if (!(options.lr > 0 && std::isfinite(options.lr))) usage_error("--lr needs a number > 0");
+      if (!(options.lr > 0 && std::isfinite(options.lr))) args.error("--lr needs a number > 0");
     } else {
-      usage_error("unknown option " + flag);
+      args.error("unknown option " + flag);
     }
   }
-  if (options.data_dir.empty()) usage_error("--data-dir is required");
-  if (!kDatasets.count(options.dataset)) usage_error("--dataset is mnist or fashion-mnist");
+  if (options.data_dir.empty()) args.error("--data-dir is required");
+  if (!kDatasets.count(options.dataset)) args.error("--dataset is mnist or fashion-mnist");
   return options;
 }
 
@@ -269,7 +254,7 @@ int train(const Options& options) {
   const auto test_set =
       subset(mtsnn::data::load_idx_split(options.data_dir, "test"), options.limit_test);
   if (train_set.images.size(0) < options.batch_size) {
-    usage_error("the training set is smaller than one batch");
+    throw std::invalid_argument("the training set is smaller than one batch");
   }
   const mtsnn::TrainConfig config = config_of(options);
   torch::manual_seed(options.seed);

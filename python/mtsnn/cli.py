@@ -265,20 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _train(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     options = {field: getattr(args, field) for field in _CONFIG_FIELDS}
-    run = RunOptions(
-        out=args.out,
-        data_dir=args.data_dir,
-        download=args.download,
-        device=args.device,
-        threads=args.threads,
-        compile=args.compile,
-        channels_last=args.channels_last,
-        keep_memory=args.keep_memory,
-        quiet=args.quiet,
-        resume=args.resume,
-        dist_timeout=args.dist_timeout,
-        command=command_line(argv),
-    )
+    # Every RunOptions field is an option of the same name, but for the command line itself.
+    fields = (f.name for f in dataclasses.fields(RunOptions) if f.name != "command")
+    run = RunOptions(**{name: getattr(args, name) for name in fields}, command=command_line(argv))
     summary = train(options, run)
     if summary is not None:
         print(

@@ -122,6 +122,20 @@ PassResult naive_pass(const at::Tensor& x, const at::Tensor& v0, const at::Tenso
   return result;
 }
 
+// The options both sweeps over the neuron's cases use (test_kernels, test_autograd): K thresholds,
+// with every reset x surrogate x detach combination coming from the test parameters.
+inline NeuronOptions swept_options(int64_t num_thresholds, const std::string& reset,
+                                   const std::string& surrogate, bool detach_reset) {
+  return NeuronOptions()
+      .num_thresholds(num_thresholds)
+      .threshold(0.75)
+      .decay(0.6)
+      .reset(reset)
+      .surrogate(surrogate)
+      .width(0.8)
+      .detach_reset(detach_reset);
+}
+
 // Spikes and v_last equal; gradients close (the naive loop sums in another order).
 inline void expect_matches(const PassResult& got, const PassResult& want, bool with_v0) {
   const double tolerance = got.grad_x.scalar_type() == at::kDouble ? 1e-10 : 1e-4;

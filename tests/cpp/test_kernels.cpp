@@ -84,14 +84,7 @@ TEST_P(KernelsMatchNaiveLoop, AllVariantsThresholdsAndSteps) {
     for (int64_t k : {1, 2, 3, 4, 5}) {  // 1-4: compile-time K; 5: run-time K
       for (int64_t steps : {1, 2, 3, 8}) {
         SCOPED_TRACE(variant + " K=" + std::to_string(k) + " T=" + std::to_string(steps));
-        const NeuronOptions o = NeuronOptions()
-                                    .num_thresholds(k)
-                                    .threshold(0.75)
-                                    .decay(0.6)
-                                    .reset(reset)
-                                    .surrogate(surrogate)
-                                    .width(0.8)
-                                    .detach_reset(detach);
+        const NeuronOptions o = mtsnn::testing::swept_options(k, reset, surrogate, detach);
         at::manual_seed(k * 100 + steps);
         const at::Tensor x = at::randn({steps, 3, 97}, at::kFloat) * (k * 0.6) + 0.2;
         check_against_naive<float>(x, o, steps % 2 == 1);
