@@ -15,6 +15,56 @@ constexpr int64_t kBlock = 256;
 // keeps GCC from vectorising any loop that contains one. The results are c10's: round to nearest
 // even, NaN stays NaN. When Scalar is Acc nothing is converted and the loops use the tensors.
 
+// A bfloat16 is the upper half of a float: widening is a shift of its bits.
+inline float widen_bfloat16(uint16_t bits) {
+  const uint32_t widened = static_cast<uint32_t>(bits) << 16;
+  float value;
+  std::memcpy(&value, &widened, sizeof value);
+  return value;
+}
+
+// c10's rounding (to nearest even, NaN to the quiet NaN 0x7FC0) on the bits, as plain integer
+// operations, so that a loop that calls it vectorises.
+inline uint16_t round_to_bfloat16(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof bits);
+  const auto rounded = static_cast<uint16_t>((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
+  return value != value ? uint16_t{0x7FC0} : rounded;
+}
+
+// Storage types that the compute loops read and write element by element: Acc itself, and
+// bfloat16 (as its bits, with the two functions above). Half goes through load_block/store_block
+// (its F16C conversions work on vectors only), and so pays a pass over the block each way.
+template <typename Scalar, typename Acc>
+constexpr bool kConvertsInLoop = std::is_same_v<Scalar, Acc> ||
+                                 (std::is_same_v<Scalar, c10::BFloat16> &&
+                                  std::is_same_v<Acc, float>);
+
+// A tensor's elements as the compute loops address them: bfloat16 as its bits.
+template <typename Scalar>
+auto* in_loop(Scalar* data) {
+  if constexpr (std::is_same_v<std::remove_const_t<Scalar>, c10::BFloat16>) {
+    using Bits = std::conditional_t<std::is_const_v<Scalar>, const uint16_t, uint16_t>;
+    return reinterpret_cast<Bits*>(data);
+  } else {
+    return data;
+  }
+}
+
+template <typename Acc>
+Acc to_acc(Acc value) {
+  return value;
+}
+inline float to_acc(uint16_t bfloat16_bits) { return widen_bfloat16(bfloat16_bits); }
+
+template <typename Acc>
+void store_element(Acc* out, Acc value) {
+  *out = value;
+}
+inline void store_element(uint16_t* bfloat16_out, float value) {
+  *bfloat16_out = round_to_bfloat16(value);
+}
+
 // The block in[0..count) as Acc: `in` itself when no conversion is needed, else `buffer`, filled.
 template <typename Acc, typename Scalar>
 const Acc* load_block(const Scalar* in, int64_t count, Acc* buffer) {
@@ -23,12 +73,10 @@ const Acc* load_block(const Scalar* in, int64_t count, Acc* buffer) {
   } else {
     int64_t i = 0;
     if constexpr (std::is_same_v<Scalar, c10::BFloat16> && std::is_same_v<Acc, float>) {
-      // A bfloat16 is the upper half of a float: widen the bits (vectorises on every ISA).
-      const auto* bits = reinterpret_cast<const uint16_t*>(in);
+      const uint16_t* bits = in_loop(in);
       MTSNN_IVDEP
       for (; i < count; ++i) {
-        const uint32_t widened = static_cast<uint32_t>(bits[i]) << 16;
-        std::memcpy(&buffer[i], &widened, sizeof widened);
+        buffer[i] = widen_bfloat16(bits[i]);
       }
     }
 #if MTSNN_CPU_MULTI_ISA
@@ -68,15 +116,10 @@ void store_block(const Acc* in, int64_t count, Scalar* out) {
   } else {
     int64_t i = 0;
     if constexpr (std::is_same_v<Scalar, c10::BFloat16> && std::is_same_v<Acc, float>) {
-      // c10's rounding (to nearest even, NaN to the quiet NaN 0x7FC0) on the bits, written as
-      // plain integers so that the loop vectorises.
-      auto* bits_out = reinterpret_cast<uint16_t*>(out);
+      uint16_t* bits = in_loop(out);
       MTSNN_IVDEP
       for (; i < count; ++i) {
-        uint32_t bits;
-        std::memcpy(&bits, &in[i], sizeof bits);
-        const auto rounded = static_cast<uint16_t>((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
-        bits_out[i] = in[i] != in[i] ? uint16_t{0x7FC0} : rounded;
+        bits[i] = round_to_bfloat16(in[i]);
       }
     }
 #if MTSNN_CPU_MULTI_ISA
@@ -139,19 +182,25 @@ void forward_block(const ForwardArgs<Scalar, Acc>& args, int64_t begin, int64_t 
   Acc* v = buf.v;
   if (!from_rest) load_initial_membranes(args.v0, begin, count, buf);
   for (int64_t t = 0; t < args.num_steps; ++t) {
-    const Acc* x = load_block(args.x + t * args.x_stride_t + begin, count, buf.input);
+    const Scalar* x_t = args.x + t * args.x_stride_t + begin;
     Scalar* spikes = args.spikes + t * args.num_elements + begin;
-    Acc* s = output_block(spikes, buf.output);
     // The first step from rest charges v = 0, written out so that no buffer is zeroed.
     const bool at_rest = from_rest && t == 0;
-    MTSNN_IVDEP  // as in backward_block
-    for (int64_t i = 0; i < count; ++i) {
-      const Acc h = charge(at_rest ? Acc(0) : v[i], x[i], p.decay);
-      const Acc spike = thresholds.count(h, p);
-      s[i] = spike;
-      v[i] = reset_membrane<R>(h, spike, p.threshold);
+    const auto step = [&](const auto* x, auto* s) {
+      MTSNN_IVDEP  // as in backward_block
+      for (int64_t i = 0; i < count; ++i) {
+        const Acc h = charge(at_rest ? Acc(0) : v[i], to_acc(x[i]), p.decay);
+        const Acc spike = thresholds.count(h, p);
+        store_element(&s[i], spike);
+        v[i] = reset_membrane<R>(h, spike, p.threshold);
+      }
+    };
+    if constexpr (kConvertsInLoop<Scalar, Acc>) {
+      step(in_loop(x_t), in_loop(spikes));
+    } else {
+      step(load_block(x_t, count, buf.input), buf.output);
+      store_block(buf.output, count, spikes);
     }
-    store_block(s, count, spikes);
   }
   if (args.v_last) {
     store_block(v, count, args.v_last + begin);
@@ -218,20 +267,27 @@ Acc backward_block(const BackwardArgs<Scalar, Acc>& args, int64_t begin, int64_t
   const bool from_rest = args.v0 == nullptr;
   if (!from_rest) load_initial_membranes(args.v0, begin, count, buf);
   for (int64_t t = 0; t < num_steps; ++t) {
-    const Acc* x = load_block(args.x + t * args.x_stride_t + begin, count, buf.input);
+    const Scalar* x_t = args.x + t * args.x_stride_t + begin;
     Acc* h = buf.membranes.data() + t * kBlock;
     const bool at_rest = from_rest && t == 0;
-    if (t == num_steps - 1) {
-      MTSNN_IVDEP  // as below
-      for (int64_t i = 0; i < count; ++i) {
-        h[i] = charge(at_rest ? Acc(0) : v[i], x[i], p.decay);
+    const auto recharge = [&](const auto* x) {
+      if (t == num_steps - 1) {
+        MTSNN_IVDEP  // as below
+        for (int64_t i = 0; i < count; ++i) {
+          h[i] = charge(at_rest ? Acc(0) : v[i], to_acc(x[i]), p.decay);
+        }
+      } else {
+        MTSNN_IVDEP  // as below
+        for (int64_t i = 0; i < count; ++i) {
+          h[i] = charge(at_rest ? Acc(0) : v[i], to_acc(x[i]), p.decay);
+          v[i] = reset_membrane<R>(h[i], thresholds.count(h[i], p), p.threshold);
+        }
       }
+    };
+    if constexpr (kConvertsInLoop<Scalar, Acc>) {
+      recharge(in_loop(x_t));
     } else {
-      MTSNN_IVDEP  // as below
-      for (int64_t i = 0; i < count; ++i) {
-        h[i] = charge(at_rest ? Acc(0) : v[i], x[i], p.decay);
-        v[i] = reset_membrane<R>(h[i], thresholds.count(h[i], p), p.threshold);
-      }
+      recharge(load_block(x_t, count, buf.input));
     }
   }
 
@@ -246,8 +302,14 @@ Acc backward_block(const BackwardArgs<Scalar, Acc>& args, int64_t begin, int64_t
   }
   for (int64_t t = num_steps - 1; t >= 0; --t) {
     const Acc* h = buf.membranes.data() + t * kBlock;
-    const Acc* grad_s =
-        load_block(args.grad_spikes + t * args.grad_spikes_stride_t + begin, count, buf.input);
+    const Scalar* grad_s_t = args.grad_spikes + t * args.grad_spikes_stride_t + begin;
+    const auto* grad_s = [&] {
+      if constexpr (kConvertsInLoop<Scalar, Acc>) {
+        return in_loop(grad_s_t);
+      } else {
+        return load_block(grad_s_t, count, buf.input);
+      }
+    }();
     Scalar* grad_x = args.grad_x + t * n + begin;
     Acc* grad_x_out = output_block(grad_x, buf.output);
     if constexpr (FixedK == 0) {
@@ -271,7 +333,8 @@ Acc backward_block(const BackwardArgs<Scalar, Acc>& args, int64_t begin, int64_t
         }
         Acc grad_v_next = Acc(0);
         if constexpr (!decltype(from_zero_grad_v)::value) grad_v_next = grad_v[i];
-        const Acc grad_h = membrane_grad<R>(h[i], grad_s[i], grad_v_next, slope, first_slope, p);
+        const Acc grad_h =
+            membrane_grad<R>(h[i], to_acc(grad_s[i]), grad_v_next, slope, first_slope, p);
         grad_x_out[i] = grad_h;
         if constexpr (decltype(keep_grad_v)::value) grad_v[i] = p.decay * grad_h;
       }

@@ -1,8 +1,11 @@
 // Command-line parsing shared by the example programs: a flag's value, integers with a lower
-// bound, and usage errors (std::invalid_argument, which main reports with exit status 2).
+// bound, usage errors (std::invalid_argument), and main's report of every error.
 #pragma once
 
+#include <c10/util/Exception.h>
+
 #include <cstdint>
+#include <iostream>
 #include <stdexcept>
 #include <string>
 
@@ -45,5 +48,24 @@ class Arguments {
   std::string program_;
   int index_ = 0;
 };
+
+// Runs a program's body and returns its exit status: the body's own, 2 after a usage error, 1
+// after any other error, each reported on stderr as "<program>: ..." (LibTorch's errors without
+// their C++ backtrace).
+template <typename Body>
+int exit_status_of(const char* program, Body&& body) {
+  try {
+    return body();
+  } catch (const std::invalid_argument& error) {
+    std::cerr << program << ": usage error: " << error.what() << std::endl;
+    return 2;
+  } catch (const c10::Error& error) {
+    std::cerr << program << ": error: " << error.what_without_backtrace() << std::endl;
+    return 1;
+  } catch (const std::exception& error) {
+    std::cerr << program << ": error: " << error.what() << std::endl;
+    return 1;
+  }
+}
 
 }  // namespace examples

@@ -19,7 +19,6 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
-#include <iostream>
 #include <map>
 #include <sstream>
 #include <stdexcept>
@@ -206,18 +205,9 @@ int predict(const Options& options) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
+  return examples::exit_status_of("mtsnn-predict", [&] {
     const Options options = parse(argc, argv);
     if (options.threads > 0) at::set_num_threads(static_cast<int>(options.threads));
     return predict(options);
-  } catch (const std::invalid_argument& error) {
-    std::cerr << "mtsnn-predict: usage error: " << error.what() << std::endl;
-    return 2;
-  } catch (const c10::Error& error) {
-    std::cerr << "mtsnn-predict: error: " << error.what_without_backtrace() << std::endl;
-    return 1;
-  } catch (const std::exception& error) {
-    std::cerr << "mtsnn-predict: error: " << error.what() << std::endl;
-    return 1;
-  }
+  });
 }

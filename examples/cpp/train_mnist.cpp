@@ -16,7 +16,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <iostream>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -306,16 +305,10 @@ int train(const Options& options) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
+  return examples::exit_status_of("mtsnn-train-mnist", [&] {
     const Options options = parse(argc, argv);
     if (options.threads > 0) at::set_num_threads(static_cast<int>(options.threads));
     if (options.keep_memory) mtsnn::keep_freed_memory();
     return options.evaluate.empty() ? train(options) : evaluate_checkpoint(options);
-  } catch (const std::invalid_argument& error) {
-    std::cerr << "mtsnn-train-mnist: usage error: " << error.what() << std::endl;
-    return 2;
-  } catch (const c10::Error& error) {
-    std::cerr << "mtsnn-train-mnist: error: " << error.what_without_backtrace() << std::endl;
-    return 1;
-  }
+  });
 }
