@@ -281,6 +281,8 @@ def render_markdown(data: dict) -> str:
     """The report as markdown: a header line on the machine, then a table per section run."""
     machine = data["machine"]
     kernels = f"mtsnn {machine['mtsnn']}, CPU kernels {machine['mtsnn_cpu_capability']}"
+    if machine.get("mtsnn_cpu_streaming_threshold"):
+        kernels += f" streaming from {machine['mtsnn_cpu_streaming_threshold'] >> 20} MiB"
     where = f"{machine['cpu']}, {machine['usable_cores']} cores"
     if "gpu" in machine:
         where = f"{machine['gpu']['name']}; {where}"

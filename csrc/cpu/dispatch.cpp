@@ -1,9 +1,12 @@
-// Chooses the CPU kernel variant for the processor at run time, and registers the CPU kernels.
+// Chooses the CPU kernel variant for the processor at run time and the output size from which the
+// kernels stream, and registers the CPU kernels.
 #include <c10/util/Exception.h>
 #include <torch/library.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <fstream>
 #include <string>
 
 #include "cpu/kernels_common.h"
@@ -74,11 +77,41 @@ std::atomic<const Variant*>& active_variant() {
 
 cpu::KernelTable active_kernels() { return active_variant().load()->table(); }
 
+// The largest cache of CPU 0 as Linux describes it (sysfs, e.g. "32768K"); 32 MiB where it does
+// not. (sysconf's cache sizes come from the processor's own report, which a virtual machine can
+// pass through from its host: 320 MiB for a 32 MiB cache, seen.)
+int64_t last_level_cache_bytes() {
+  int64_t largest = 0;
+  for (int index = 0;; ++index) {
+    std::ifstream file("/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(index) +
+                       "/size");
+    int64_t size = 0;
+    char unit = 0;
+    if (!(file >> size >> unit)) break;
+    const int shift = unit == 'K' ? 10 : unit == 'M' ? 20 : 0;
+    largest = std::max(largest, size << shift);
+  }
+  return largest > 0 ? largest : int64_t{32} << 20;
+}
+
+std::atomic<int64_t>& streaming_threshold() {
+  static std::atomic<int64_t> threshold{last_level_cache_bytes()};
+  return threshold;
+}
+
 }  // namespace
 
 const char* cpu_capability() { return active_variant().load()->name; }
 
 void set_cpu_capability(const std::string& name) { active_variant().store(find_variant(name)); }
+
+int64_t cpu_streaming_threshold() { return streaming_threshold().load(); }
+
+void set_cpu_streaming_threshold(int64_t bytes) {
+  TORCH_CHECK_VALUE(
+      bytes >= 0, "mtsnn: the CPU streaming threshold must be a number of bytes >= 0, got ", bytes);
+  streaming_threshold().store(bytes);
+}
 
 void forward_cpu(const ForwardProblem& problem) { active_kernels().forward(problem); }
 

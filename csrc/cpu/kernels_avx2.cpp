@@ -7,6 +7,7 @@
 namespace mtsnn::cpu {
 namespace avx2 {
 constexpr bool kHalfInstructions = true;  // F16C conversions
+constexpr int kStreamBytes = 32;          // streaming stores of 256 bits
 #include "cpu/loops.h"
 }  // namespace avx2
 }  // namespace mtsnn::cpu

@@ -7,6 +7,7 @@
 namespace mtsnn::cpu {
 namespace avx512 {
 constexpr bool kHalfInstructions = true;  // F16C conversions
+constexpr int kStreamBytes = 64;          // streaming stores of 512 bits
 #include "cpu/loops.h"
 }  // namespace avx512
 }  // namespace mtsnn::cpu

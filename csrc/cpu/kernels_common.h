@@ -13,6 +13,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "mtsnn/runtime.h"
 #include "op/kernel_args.h"
 #include "op/mt_lif.h"
 

@@ -164,11 +164,19 @@ MTSNN_HD Acc reset_grad(Acc h, Acc spike_slope, Acc first_slope, const NeuronPar
   }
 }
 
+// dL/dh_t where no loss gradient reaches v_t (the last step, v_last unused): through s_t alone,
+// as autograd of the reference computes it.
+template <typename Acc>
+MTSNN_HD Acc spike_membrane_grad(Acc grad_spike, Acc spike_slope) {
+  return grad_spike * spike_slope;
+}
+
 // dL/dh_t from the loss gradient of s_t and of v_t (the latter arriving from step t+1 or v_last).
 template <Reset R, typename Acc>
 MTSNN_HD Acc membrane_grad(Acc h, Acc grad_spike, Acc grad_membrane, Acc spike_slope,
                            Acc first_slope, const NeuronParams<Acc>& p) {
-  return grad_spike * spike_slope + grad_membrane * reset_grad<R>(h, spike_slope, first_slope, p);
+  return spike_membrane_grad(grad_spike, spike_slope) +
+         grad_membrane * reset_grad<R>(h, spike_slope, first_slope, p);
 }
 
 }  // namespace mtsnn

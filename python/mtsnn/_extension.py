@@ -51,6 +51,22 @@ def set_cpu_capability(name: str) -> None:
     require_extension().set_cpu_capability(name)
 
 
+def cpu_streaming_threshold() -> int:
+    """The size in bytes from which the CPU kernels write an output with streaming stores.
+
+    Streaming stores skip the caches: an output larger than the last-level cache is evicted before
+    anything reads it, and a streaming store saves reading each line of it before writing. The
+    default is the size of the last-level cache (32 MiB where the system does not tell it).
+    """
+    return int(require_extension().cpu_streaming_threshold())
+
+
+def set_cpu_streaming_threshold(num_bytes: int) -> None:
+    """Set the output size in bytes from which the CPU kernels stream (0: every output; a huge
+    value: none), e.g. to compare the two; ValueError if negative."""
+    require_extension().set_cpu_streaming_threshold(num_bytes)
+
+
 def keep_freed_memory() -> bool:
     """Make the C library keep memory the process frees, for its next allocations, instead of
     returning it to the system; return whether it could (glibc only).

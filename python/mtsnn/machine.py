@@ -29,8 +29,9 @@ def usable_cores() -> int:
 
 
 def machine_info() -> dict[str, Any]:
-    """The CPU (model, cores, those usable here, torch's threads), mtsnn's CPU kernel variant and
-    build, the platform, the Python, torch and CUDA versions, and the GPUs (if any)."""
+    """The CPU (model, cores, those usable here, torch's threads), mtsnn's CPU kernel variant,
+    its streaming threshold and build, the platform, the Python, torch and CUDA versions, and the
+    GPUs (if any)."""
     gpus = []
     if torch.cuda.is_available():
         gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
@@ -40,6 +41,9 @@ def machine_info() -> dict[str, Any]:
         "usable_cores": usable_cores(),
         "torch_threads": torch.get_num_threads(),
         "mtsnn_cpu_capability": mtsnn.cpu_capability() if mtsnn.extension_available() else None,
+        "mtsnn_cpu_streaming_threshold": (
+            mtsnn.cpu_streaming_threshold() if mtsnn.extension_available() else None
+        ),
         "mtsnn_built_with_cuda": mtsnn.built_with_cuda(),
         "platform": platform.platform(),
         "python": platform.python_version(),

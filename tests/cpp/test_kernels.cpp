@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -99,6 +100,47 @@ INSTANTIATE_TEST_SUITE_P(AllOptions, KernelsMatchNaiveLoop,
                          testing::Combine(testing::Values("soft", "hard", "none"),
                                           testing::Values("rectangle", "triangle", "sigmoid"),
                                           testing::Bool()));
+
+// Outputs written with streaming stores (threshold 0) are bit for bit those written through the
+// caches, in every variant and dtype: on rows aligned to the stores' width ([T, 4096]) and not
+// ([T, 1031]: from the second row on, and a partial last block).
+TEST(Kernels, StreamedOutputsEqualCachedOnes) {
+  const std::string original_variant = mtsnn::cpu_capability();
+  const int64_t original_threshold = mtsnn::cpu_streaming_threshold();
+  const NeuronOptions o = NeuronOptions().decay(0.7).reset("hard").surrogate("triangle");
+  const auto run = [&](const at::Tensor& x, const at::Tensor& v0, const at::Tensor& grad_s,
+                       const at::Tensor& grad_v, int64_t threshold) {
+    mtsnn::set_cpu_streaming_threshold(threshold);
+    const at::Tensor decay = at::tensor(o.decay(), at::kDouble);
+    const auto [spikes, v_last] = forward(x, v0, decay, o);
+    const auto [grad_x, grad_v0, grad_decay] = backward(grad_s, grad_v, x, v0, decay, o, true);
+    return std::vector<at::Tensor>{spikes, v_last, grad_x, grad_v0, grad_decay};
+  };
+  for (const std::string& variant : cpu_variants()) {
+    mtsnn::set_cpu_capability(variant);
+    for (const at::ScalarType dtype : {at::kFloat, at::kDouble, at::kBFloat16, at::kHalf}) {
+      for (const int64_t neurons : {4096, 1031}) {
+        SCOPED_TRACE(variant + " " + c10::toString(dtype) + " N=" + std::to_string(neurons));
+        const at::Tensor x = (at::randn({3, neurons}) * 2).to(dtype);
+        const at::Tensor v0 = at::randn({neurons}).to(dtype);
+        const at::Tensor grad_s = at::randn({3, neurons}).to(dtype);
+        const at::Tensor grad_v = at::randn({neurons}).to(dtype);
+        const auto streamed = run(x, v0, grad_s, grad_v, 0);
+        const auto cached = run(x, v0, grad_s, grad_v, std::numeric_limits<int64_t>::max());
+        for (size_t i = 0; i < streamed.size(); ++i) {
+          EXPECT_TRUE(at::equal(streamed[i], cached[i])) << "output " << i;
+        }
+      }
+    }
+  }
+  mtsnn::set_cpu_capability(original_variant);
+  mtsnn::set_cpu_streaming_threshold(original_threshold);
+}
+
+TEST(Kernels, StreamingThresholdIsABytesCount) {
+  EXPECT_GT(mtsnn::cpu_streaming_threshold(), 0);  // the last-level cache, or 32 MiB
+  EXPECT_THROW(mtsnn::set_cpu_streaming_threshold(-1), c10::ValueError);
+}
 
 TEST(Kernels, ExpandedTimeInputMatchesMaterialised) {
   const at::Tensor slab = at::randn({5, 300}) * 2;

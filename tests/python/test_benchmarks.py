@@ -54,6 +54,7 @@ def test_quick_run_writes_json_and_markdown(device: str, tmp_path: Path) -> None
     machine = data["machine"]
     assert machine["torch_threads"] == 1
     assert machine["mtsnn_cpu_capability"] in ("avx512", "avx2", "default")
+    assert machine["mtsnn_cpu_streaming_threshold"] > 0
     assert {"cpu", "usable_cores", "torch", "load_average_at_start"} <= machine.keys()
 
     impls = data["implementations"]

@@ -112,7 +112,17 @@ def test_large_inputs_saturate_at_k(device, num_thresholds):
     assert spikes.flatten().tolist() == expected
 
 
-def test_every_cpu_variant_matches_reference():
+@pytest.fixture(params=["cached", "streamed"])
+def streaming(request):
+    """Runs a test with the default streaming threshold, then with every output streamed."""
+    default = mtsnn.cpu_streaming_threshold()
+    if request.param == "streamed":
+        mtsnn.set_cpu_streaming_threshold(0)
+    yield request.param
+    mtsnn.set_cpu_streaming_threshold(default)
+
+
+def test_every_cpu_variant_matches_reference(streaming):
     current = mtsnn.cpu_capability()
     variants = []
     for name in ("default", "avx2", "avx512"):
@@ -122,7 +132,9 @@ def test_every_cpu_variant_matches_reference():
             continue
         variants.append(name)
         for reset, surrogate in itertools.product(RESETS, SURROGATES):
-            shape = (3, 1031)  # not a multiple of the block or vector width
+            # Not a multiple of the block or vector width: rows after the first are not aligned
+            # for streaming stores, and the last block is partial.
+            shape = (3, 1031)
             x = spread_input(shape, 4, 1.0, torch.float32, "cpu")
             fused, ref = run_both(
                 x,
@@ -141,7 +153,7 @@ def test_every_cpu_variant_matches_reference():
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("num_thresholds", [3, 5])
-def test_every_cpu_variant_reduced_precision_matches_reference(dtype, num_thresholds):
+def test_every_cpu_variant_reduced_precision_matches_reference(dtype, num_thresholds, streaming):
     # Each variant converts float16/bfloat16 blocks its own way (F16C or scalar), around both the
     # compile-time-K and the run-time-K loops.
     current = mtsnn.cpu_capability()
@@ -164,6 +176,12 @@ def test_every_cpu_variant_reduced_precision_matches_reference(dtype, num_thresh
         assert fused["spikes"].dtype == dtype
         assert_same(fused, ref, dtype)
     mtsnn.set_cpu_capability(current)
+
+
+def test_streaming_threshold_must_be_a_bytes_count():
+    assert mtsnn.cpu_streaming_threshold() > 0  # the last-level cache, or 32 MiB
+    with pytest.raises(ValueError, match="streaming threshold"):
+        mtsnn.set_cpu_streaming_threshold(-1)
 
 
 def test_unknown_cpu_variant_is_refused():

@@ -2,6 +2,7 @@
 // handling of freed memory. Every public mtsnn header includes it.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace mtsnn {
@@ -11,6 +12,14 @@ namespace mtsnn {
 // set_cpu_capability switches it (for comparisons; c10::ValueError if unsupported here).
 const char* cpu_capability();
 void set_cpu_capability(const std::string& name);
+
+// The CPU kernels write an output of at least this many bytes with streaming stores, which skip
+// the caches: an output larger than the last-level cache is evicted before anything reads it,
+// and a streaming store saves reading each line of it before writing. The default is the size of
+// the last-level cache (32 MiB where the system does not tell it); 0 streams every output, and
+// INT64_MAX none (for comparisons and tests; c10::ValueError if negative).
+int64_t cpu_streaming_threshold();
+void set_cpu_streaming_threshold(int64_t bytes);
 
 // Whether this build registered CUDA kernels.
 bool built_with_cuda();
