@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 
 import torch
 from neurons import IMPLEMENTATIONS, Run, make_inputs
-from timing import Budget, measure, synchronize
+from timing import Budget, measure_side_by_side, synchronize
 
 MODES = ("forward", "forward+backward")
 
@@ -59,27 +59,26 @@ def _error_text(error: BaseException) -> str:
     return f"{type(error).__name__}: {lines[0][:200] if lines else ''}"
 
 
-def _measure(
+def _prepare(
     name: str,
     mode: str,
     x: torch.Tensor,
     grads: dict[torch.dtype, torch.Tensor],
     device: torch.device,
-    budget: Budget,
-) -> dict:
-    """Build ``name``, make its first call untimed (it compiles, where there is compiling to
-    do), then time it; a failure becomes the record's ``skipped`` reason."""
+) -> tuple[Callable[[], object] | None, dict]:
+    """Build ``name`` and make its first call untimed (it compiles, where there is compiling to
+    do). Returns the call and its record so far: ``first_call_s``, or the ``skipped`` reason of
+    a failure (and no call)."""
     try:
         call = _call(IMPLEMENTATIONS[name].build(device), x, grads, mode)
         start = time.perf_counter()
         call()
         synchronize(device)
-        first_call_s = time.perf_counter() - start
-        return {"first_call_s": first_call_s, **measure(call, device, budget)}
+        return call, {"first_call_s": time.perf_counter() - start}
     except Exception as error:  # one failing configuration is a result, not the end of the run
         if device.type == "cuda":
             torch.cuda.empty_cache()
-        return {"skipped": _error_text(error)}
+        return None, {"skipped": _error_text(error)}
 
 
 def run_neuron_bench(
@@ -94,14 +93,24 @@ def run_neuron_bench(
 ) -> None:
     """Time every implementation in ``names`` for each mode, dtype, size and T.
 
-    Each record goes to ``emit`` as soon as it is measured; ``ratio_to_mtsnn`` is the
+    The implementations of one configuration are timed side by side (``measure_side_by_side``)
+    and their records go to ``emit`` as soon as it is measured; ``ratio_to_mtsnn`` is the
     implementation's median over the mtsnn op's median in the same configuration.
     """
     generator = torch.Generator(device).manual_seed(0)
     for mode, dtype, size, num_steps in itertools.product(MODES, dtypes, sizes, steps):
         x, grad = make_inputs(generator, num_steps, size, dtype)
         grads = {dtype: grad, torch.float32: grad.float()}
-        baseline = None
+        calls, records = {}, {}
+        for name in names:
+            call, records[name] = _prepare(name, mode, x, grads, device)
+            if call is not None:
+                calls[name] = call
+        try:
+            timings = measure_side_by_side(calls, device, budget)
+        except Exception as error:  # a call that failed only when timed skips the whole row
+            timings = {name: {"skipped": _error_text(error)} for name in calls}
+        baseline = timings.get("mtsnn", {}).get("median_ms")
         for name in names:
             record = {
                 "section": "neuron",
@@ -110,10 +119,9 @@ def run_neuron_bench(
                 "dtype": str(dtype).removeprefix("torch."),
                 "steps": num_steps,
                 "neurons": size,
-                **_measure(name, mode, x, grads, device, budget),
+                **records[name],
+                **timings.get(name, {}),
             }
-            if name == "mtsnn":
-                baseline = record.get("median_ms")
             if baseline and "median_ms" in record:
                 record["ratio_to_mtsnn"] = record["median_ms"] / baseline
             emit(record)

@@ -283,7 +283,11 @@ def render_markdown(data: dict) -> str:
     kernels = f"mtsnn {machine['mtsnn']}, CPU kernels {machine['mtsnn_cpu_capability']}"
     if machine.get("mtsnn_cpu_streaming_threshold"):
         kernels += f" streaming from {machine['mtsnn_cpu_streaming_threshold'] >> 20} MiB"
-    where = f"{machine['cpu']}, {machine['usable_cores']} cores"
+    cpu = machine["cpu"]
+    if machine.get("cpu_signature"):  # older files have neither
+        extensions = " ".join(machine.get("cpu_vector_extensions", [])) or "no AVX2"
+        cpu += f" ({machine['cpu_signature']}; {extensions})"
+    where = f"{cpu}, {machine['usable_cores']} cores"
     if "gpu" in machine:
         where = f"{machine['gpu']['name']}; {where}"
     # Other processes' load skews the timings: show it (1, 5, 15-minute averages).

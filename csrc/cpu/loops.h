@@ -1,9 +1,9 @@
 // CPU loops of the MT-LIF operator, compiled once per instruction set (see kernels_*.cpp).
 //
-// Elements are processed in blocks of kBlock: per block the time loop runs over short, contiguous
-// inner loops of independent elements, which the compiler vectorises, while the block's membranes
-// stay in a small buffer in L1. The backward pass recomputes the forward pass of its block (so the
-// forward saves nothing but its inputs) and then walks time backwards.
+// Elements are processed in blocks (block_elements): per block the time loop runs over short,
+// contiguous inner loops of independent elements, which the compiler vectorises, while the block's
+// membranes stay in a small buffer in L1. The backward pass recomputes the forward pass of its
+// block (so the forward saves nothing but its inputs) and then walks time backwards.
 //
 // A call whose output is at least cpu_streaming_threshold() bytes (by default the size of the
 // last-level cache) writes it with streaming stores (see stream_block).
@@ -11,10 +11,13 @@
 // This header must be included inside `namespace mtsnn::cpu::<capability>` with the
 // instruction-set pragma already active; it relies on the includes of kernels_common.h.
 
-// 64 elements: the T rows of a block are short enough for the prefetchers to keep up when T is
-// large (the forward loop alone, 2 threads, Zen 4: 1.2-1.6x faster than blocks of 256 at T = 4 and
-// 8 from 4M neurons; no clear difference at T = 1 and 2).
-constexpr int64_t kBlock = 64;
+// Elements per block, by T: 256 for T <= 4, 128 beyond (shorter rows, so that the prefetchers
+// keep up with the T rows of a block). On 2 cores of a Zen 3 EPYC (avx2 kernels, 64K-4M neurons)
+// this was the fastest of 64, 128, 256 and 512 in nearly every case: blocks of 64 (the earlier
+// choice, from the forward loop alone on Zen 4) were 1.1-2x slower, bfloat16 most, since the
+// loops' set-up and tails then weigh as much as their vector bodies.
+constexpr int64_t kMaxBlock = 256;
+inline int64_t block_elements(int64_t num_steps) { return num_steps <= 4 ? kMaxBlock : 128; }
 
 // Conversions of a block between the storage type (Scalar) and the compute type (Acc), kept out
 // of the compute loops: c10's scalar conversions to BFloat16 and Half branch (NaN, rounding), which
@@ -102,6 +105,28 @@ const Acc* load_block(const Scalar* in, int64_t count, Acc* buffer) {
     for (; i < count; ++i) {
       buffer[i] = static_cast<Acc>(in[i]);
     }
+    return buffer;
+  }
+}
+
+// The block in[0..count) as the compute loops read it: in place (kConvertsInLoop), else converted
+// into `buffer` by load_block.
+template <typename Scalar, typename Acc>
+const auto* loop_input(const Scalar* in, int64_t count, Acc* buffer) {
+  if constexpr (kConvertsInLoop<Scalar, Acc>) {
+    return in_loop(in);
+  } else {
+    return load_block(in, count, buffer);
+  }
+}
+
+// Where the compute loops write a block bound for `out`: in place (kConvertsInLoop), else into
+// `buffer`, which store_block then converts to `out`.
+template <typename Scalar, typename Acc>
+auto* loop_output(Scalar* out, Acc* buffer) {
+  if constexpr (kConvertsInLoop<Scalar, Acc>) {
+    return in_loop(out);
+  } else {
     return buffer;
   }
 }
@@ -198,8 +223,8 @@ bool streams_output(int64_t num_steps, int64_t num_elements) {
 
 template <typename Acc>
 struct BlockBuffers {
-  BlockBuffers(int64_t num_steps, bool stream)
-      : membranes(static_cast<size_t>(num_steps * kBlock)), stream(stream) {}
+  BlockBuffers(int64_t num_steps, int64_t block, bool stream)
+      : membranes(static_cast<size_t>(num_steps * block)), block(block), stream(stream) {}
   // Where the loops write a block bound for the output `out`: `out` itself, or the staging buffer
   // when the output streams.
   template <typename Scalar>
@@ -211,16 +236,17 @@ struct BlockBuffers {
   void deliver(const Scalar* written, int64_t count, Scalar* out) const {
     if (written != out) stream_block(written, count, out);
   }
-  std::vector<Acc> membranes;  // h_t of the block, [T, kBlock]
+  std::vector<Acc> membranes;  // h_t of the block, [T, block]
+  int64_t block;
   bool stream;
-  Acc v[kBlock];
-  Acc grad_v[kBlock];
-  Acc slope[kBlock];
-  Acc first_slope[kBlock];
-  Acc decay_terms[kBlock];
-  Acc input[kBlock];   // a converted input block (load_block)
-  Acc output[kBlock];  // an output block before conversion (output_block, store_block)
-  alignas(64) unsigned char staged[kBlock * sizeof(Acc)];  // an output block in its storage type
+  Acc v[kMaxBlock];
+  Acc grad_v[kMaxBlock];
+  Acc slope[kMaxBlock];
+  Acc first_slope[kMaxBlock];
+  Acc decay_terms[kMaxBlock];
+  Acc input[kMaxBlock];   // a converted input block (load_block, loop_input)
+  Acc output[kMaxBlock];  // an output block before conversion (loop_output, output_block)
+  alignas(64) unsigned char staged[kMaxBlock * sizeof(Acc)];  // an output block in its storage type
 };
 
 // The number of thresholds as the loops see it: FixedK > 0 is K known at compile time (the loops
@@ -261,20 +287,8 @@ void forward_block(const ForwardArgs<Scalar, Acc>& args, int64_t begin, int64_t 
     // step keeps its membrane only for v_last.
     const bool at_rest = from_rest && t == 0;
     const bool keep_v = t < args.num_steps - 1 || args.v_last != nullptr;
-    const auto* x = [&] {
-      if constexpr (kConvertsInLoop<Scalar, Acc>) {
-        return in_loop(x_t);
-      } else {
-        return load_block(x_t, count, buf.input);
-      }
-    }();
-    auto* s = [&] {
-      if constexpr (kConvertsInLoop<Scalar, Acc>) {
-        return in_loop(destination);
-      } else {
-        return buf.output;
-      }
-    }();
+    const auto* x = loop_input(x_t, count, buf.input);
+    auto* s = loop_output(destination, buf.output);
     const auto step = [&](auto from_zero_v, auto store_v) {
       MTSNN_IVDEP  // as in backward_block
       for (int64_t i = 0; i < count; ++i) {
@@ -361,26 +375,20 @@ Acc backward_block(const BackwardArgs<Scalar, Acc>& args, int64_t begin, int64_t
   if (!from_rest) load_initial_membranes(args.v0, begin, count, buf);
   for (int64_t t = 0; t < num_steps; ++t) {
     const Scalar* x_t = args.x + t * args.x_stride_t + begin;
-    Acc* h = buf.membranes.data() + t * kBlock;
+    Acc* h = buf.membranes.data() + t * buf.block;
     const bool at_rest = from_rest && t == 0;
-    const auto recharge = [&](const auto* x) {
-      if (t == num_steps - 1) {
-        MTSNN_IVDEP  // as below
-        for (int64_t i = 0; i < count; ++i) {
-          h[i] = charge(at_rest ? Acc(0) : v[i], to_acc(x[i]), p.decay);
-        }
-      } else {
-        MTSNN_IVDEP  // as below
-        for (int64_t i = 0; i < count; ++i) {
-          h[i] = charge(at_rest ? Acc(0) : v[i], to_acc(x[i]), p.decay);
-          v[i] = reset_membrane<R>(h[i], thresholds.count(h[i], p), p.threshold);
-        }
+    const auto* x = loop_input(x_t, count, buf.input);
+    if (t == num_steps - 1) {
+      MTSNN_IVDEP  // as below
+      for (int64_t i = 0; i < count; ++i) {
+        h[i] = charge(at_rest ? Acc(0) : v[i], to_acc(x[i]), p.decay);
       }
-    };
-    if constexpr (kConvertsInLoop<Scalar, Acc>) {
-      recharge(in_loop(x_t));
     } else {
-      recharge(load_block(x_t, count, buf.input));
+      MTSNN_IVDEP  // as below
+      for (int64_t i = 0; i < count; ++i) {
+        h[i] = charge(at_rest ? Acc(0) : v[i], to_acc(x[i]), p.decay);
+        v[i] = reset_membrane<R>(h[i], thresholds.count(h[i], p), p.threshold);
+      }
     }
   }
 
@@ -394,15 +402,9 @@ Acc backward_block(const BackwardArgs<Scalar, Acc>& args, int64_t begin, int64_t
     std::fill_n(buf.decay_terms, count, Acc(0));
   }
   for (int64_t t = num_steps - 1; t >= 0; --t) {
-    const Acc* h = buf.membranes.data() + t * kBlock;
+    const Acc* h = buf.membranes.data() + t * buf.block;
     const Scalar* grad_s_t = args.grad_spikes + t * args.grad_spikes_stride_t + begin;
-    const auto* grad_s = [&] {
-      if constexpr (kConvertsInLoop<Scalar, Acc>) {
-        return in_loop(grad_s_t);
-      } else {
-        return load_block(grad_s_t, count, buf.input);
-      }
-    }();
+    const auto* grad_s = loop_input(grad_s_t, count, buf.input);
     Scalar* grad_x = args.grad_x + t * n + begin;
     Scalar* destination = buf.destination(grad_x);
     Acc* grad_x_out = output_block(destination, buf.output);
@@ -452,7 +454,7 @@ Acc backward_block(const BackwardArgs<Scalar, Acc>& args, int64_t begin, int64_t
     buf.deliver(destination, count, grad_x);
     if (args.decay_partials) {  // dh_t/d(decay) = v_{t-1}
       if (t > 0) {
-        const Acc* h_prev = h - kBlock;
+        const Acc* h_prev = h - buf.block;
         for (int64_t i = 0; i < count; ++i) {
           const Acc v_prev =
               reset_membrane<R>(h_prev[i], thresholds.count(h_prev[i], p), p.threshold);
@@ -472,11 +474,13 @@ Acc backward_block(const BackwardArgs<Scalar, Acc>& args, int64_t begin, int64_t
   return args.decay_partials ? block_sum(buf.decay_terms, count) : Acc(0);
 }
 
-inline int64_t num_blocks(int64_t num_elements) { return (num_elements + kBlock - 1) / kBlock; }
+inline int64_t num_blocks(int64_t num_elements, int64_t block) {
+  return (num_elements + block - 1) / block;
+}
 
 // Enough blocks per task (16K elements over all steps) that the threading overhead stays small.
-inline int64_t block_grain(int64_t num_steps) {
-  return std::max<int64_t>(1, (int64_t{1} << 14) / (kBlock * std::max<int64_t>(1, num_steps)));
+inline int64_t block_grain(int64_t num_steps, int64_t block) {
+  return std::max<int64_t>(1, (int64_t{1} << 14) / (block * std::max<int64_t>(1, num_steps)));
 }
 
 // Calls body(reset, fixed_k) with both as compile-time constants (std::integral_constant):
@@ -521,20 +525,22 @@ void with_surrogate(Surrogate surrogate, Body&& body) {
 
 template <typename Scalar, typename Acc>
 void run_forward(const ForwardArgs<Scalar, Acc>& args, Reset reset) {
-  const int64_t blocks = num_blocks(args.num_elements);
+  const int64_t block = block_elements(args.num_steps);
+  const int64_t blocks = num_blocks(args.num_elements, block);
   const auto num_thresholds = static_cast<int64_t>(args.params.num_thresholds);
   const bool stream = streams_output<Scalar>(args.num_steps, args.num_elements);
   with_reset_and_k(reset, num_thresholds, [&](auto reset_constant, auto fixed_k) {
-    at::parallel_for(0, blocks, block_grain(args.num_steps), [&](int64_t first, int64_t last) {
-      BlockBuffers<Acc> buf(0, stream);
-      for (int64_t b = first; b < last; ++b) {
-        const int64_t begin = b * kBlock;
-        const int64_t count = std::min(kBlock, args.num_elements - begin);
-        forward_block<decltype(reset_constant)::value, decltype(fixed_k)::value>(args, begin, count,
-                                                                                 buf);
-      }
-      if (stream) fence_streaming_stores();
-    });
+    at::parallel_for(0, blocks, block_grain(args.num_steps, block),
+                     [&](int64_t first, int64_t last) {
+                       BlockBuffers<Acc> buf(0, block, stream);
+                       for (int64_t b = first; b < last; ++b) {
+                         const int64_t begin = b * block;
+                         const int64_t count = std::min(block, args.num_elements - begin);
+                         forward_block<decltype(reset_constant)::value, decltype(fixed_k)::value>(
+                             args, begin, count, buf);
+                       }
+                       if (stream) fence_streaming_stores();
+                     });
   });
 }
 
@@ -542,25 +548,28 @@ void run_forward(const ForwardArgs<Scalar, Acc>& args, Reset reset) {
 // them, so the result does not depend on the number of threads.
 template <typename Scalar, typename Acc>
 void run_backward(const BackwardArgs<Scalar, Acc>& args, Reset reset) {
-  const int64_t blocks = num_blocks(args.num_elements);
+  const int64_t block = block_elements(args.num_steps);
+  const int64_t blocks = num_blocks(args.num_elements, block);
   const auto num_thresholds = static_cast<int64_t>(args.params.num_thresholds);
   const bool stream = streams_output<Scalar>(args.num_steps, args.num_elements);
   with_reset_and_k(reset, num_thresholds, [&](auto reset_constant, auto fixed_k) {
     with_surrogate(args.surrogate, [&](auto surrogate_constant) {
-      at::parallel_for(0, blocks, block_grain(args.num_steps), [&](int64_t first, int64_t last) {
-        BlockBuffers<Acc> buf(args.num_steps, stream);
-        for (int64_t b = first; b < last; ++b) {
-          const int64_t begin = b * kBlock;
-          const int64_t count = std::min(kBlock, args.num_elements - begin);
-          const Acc partial =
-              backward_block<decltype(reset_constant)::value, decltype(surrogate_constant)::value,
-                             decltype(fixed_k)::value>(args, begin, count, buf);
-          if (args.decay_partials) {
-            args.decay_partials[b] = partial;
-          }
-        }
-        if (stream) fence_streaming_stores();
-      });
+      at::parallel_for(
+          0, blocks, block_grain(args.num_steps, block), [&](int64_t first, int64_t last) {
+            BlockBuffers<Acc> buf(args.num_steps, block, stream);
+            for (int64_t b = first; b < last; ++b) {
+              const int64_t begin = b * block;
+              const int64_t count = std::min(block, args.num_elements - begin);
+              const Acc partial =
+                  backward_block<decltype(reset_constant)::value,
+                                 decltype(surrogate_constant)::value, decltype(fixed_k)::value>(
+                      args, begin, count, buf);
+              if (args.decay_partials) {
+                args.decay_partials[b] = partial;
+              }
+            }
+            if (stream) fence_streaming_stores();
+          });
     });
   });
 }
@@ -580,7 +589,7 @@ inline void backward(const BackwardProblem& problem) {
         BackwardArgs<scalar_t, Acc> args = make_backward_args<scalar_t, Acc>(problem);
         at::Tensor partials;
         if (problem.decay_requires_grad) {
-          partials = at::empty({num_blocks(args.num_elements)},
+          partials = at::empty({num_blocks(args.num_elements, block_elements(args.num_steps))},
                                problem.grad_decay.options().dtype(c10::CppTypeToScalarType<Acc>()));
           args.decay_partials = partials.mutable_data_ptr<Acc>();
         }

@@ -10,17 +10,47 @@ import torch
 
 import mtsnn
 
+# The x86 vector extensions that decide which mtsnn CPU kernels run and how fast.
+_VECTOR_EXTENSIONS = ("avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_bf16")
 
-def cpu_model() -> str:
-    """The CPU's model name (from /proc/cpuinfo on Linux), or what platform reports."""
+
+def _cpuinfo() -> dict[str, str]:
+    """The fields of the first processor in /proc/cpuinfo (empty where there is none)."""
+    fields: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as stream:
             for line in stream:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                if not line.strip():
+                    break
+                key, _, value = line.partition(":")
+                fields[key.strip()] = value.strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return fields
+
+
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux), or what platform reports."""
+    return _cpuinfo().get("model name") or platform.processor() or platform.machine()
+
+
+def cpu_signature() -> str | None:
+    """The CPU's family, model and stepping (from /proc/cpuinfo), which tell apart processors
+    that share a model name (a virtual machine's "AMD EPYC" may be Zen 3 or Zen 4); None where
+    unknown."""
+    fields = _cpuinfo()
+    if "cpu family" not in fields:
+        return None
+    return (
+        f"family {fields['cpu family']} model {fields.get('model', '?')} "
+        f"stepping {fields.get('stepping', '?')}"
+    )
+
+
+def cpu_vector_extensions() -> list[str]:
+    """Which of the x86 vector extensions mtsnn's CPU kernels use this CPU reports."""
+    flags = set(_cpuinfo().get("flags", "").split())
+    return [name for name in _VECTOR_EXTENSIONS if name in flags]
 
 
 def usable_cores() -> int:
@@ -29,14 +59,16 @@ def usable_cores() -> int:
 
 
 def machine_info() -> dict[str, Any]:
-    """The CPU (model, cores, those usable here, torch's threads), mtsnn's CPU kernel variant,
-    its streaming threshold and build, the platform, the Python, torch and CUDA versions, and the
-    GPUs (if any)."""
+    """The CPU (model, signature, vector extensions, cores, those usable here, torch's threads),
+    mtsnn's CPU kernel variant, its streaming threshold and build, the platform, the Python, torch
+    and CUDA versions, and the GPUs (if any)."""
     gpus = []
     if torch.cuda.is_available():
         gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
     return {
         "cpu": cpu_model(),
+        "cpu_signature": cpu_signature(),
+        "cpu_vector_extensions": cpu_vector_extensions(),
         "cpu_cores": os.cpu_count(),
         "usable_cores": usable_cores(),
         "torch_threads": torch.get_num_threads(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -56,6 +57,11 @@ def test_quick_run_writes_json_and_markdown(device: str, tmp_path: Path) -> None
     assert machine["mtsnn_cpu_capability"] in ("avx512", "avx2", "default")
     assert machine["mtsnn_cpu_streaming_threshold"] > 0
     assert {"cpu", "usable_cores", "torch", "load_average_at_start"} <= machine.keys()
+    if machine["cpu_signature"]:  # Linux: family, model and stepping name the processor
+        assert machine["cpu_signature"] in markdown
+        assert ("avx2" in machine["cpu_vector_extensions"]) == (
+            machine["mtsnn_cpu_capability"] != "default"
+        )
 
     impls = data["implementations"]
     assert list(impls) == ["mtsnn", "reference", "snntorch"]
@@ -149,3 +155,27 @@ def test_calls_per_sample_come_from_a_warm_call(monkeypatch) -> None:
     result = timing.measure(first_call_slow, torch.device("cpu"), budget)
     assert result["calls_per_sample"] > 1  # sized by the 20 ms first call it would be 1
     assert result["median_ms"] < 5
+
+
+def test_side_by_side_samples_are_taken_in_turn(monkeypatch) -> None:
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import timing
+
+    order: list[str] = []
+    fns = {"a": lambda: order.append("a"), "b": lambda: order.append("b")}
+    budget = timing.Budget(min_repeats=3, max_repeats=3, target_s=0.0)
+    result = timing.measure_side_by_side(fns, torch.device("cpu"), budget)
+    samples = [name for name, _ in itertools.groupby(order[4:])]  # after two warm-ups each
+    assert samples == ["a", "b", "a", "b", "a", "b"]
+    assert result["a"]["repeats"] == result["b"]["repeats"] == 3
+
+
+def test_a_function_with_its_samples_sits_out(monkeypatch) -> None:
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import timing
+
+    fns = {"slow": lambda: time.sleep(0.01), "fast": lambda: None}
+    budget = timing.Budget(min_repeats=2, max_repeats=6, target_s=0.015)
+    result = timing.measure_side_by_side(fns, torch.device("cpu"), budget)
+    assert result["slow"]["repeats"] == 2  # 2 x 10 ms meet the 15 ms target
+    assert result["fast"]["repeats"] == 6

@@ -122,7 +122,9 @@ def streaming(request):
     mtsnn.set_cpu_streaming_threshold(default)
 
 
-def test_every_cpu_variant_matches_reference(streaming):
+# T = 3 and 6: the kernels' blocks are longer up to T = 4 than beyond (block_elements in loops.h).
+@pytest.mark.parametrize("num_steps", [3, 6])
+def test_every_cpu_variant_matches_reference(num_steps, streaming):
     current = mtsnn.cpu_capability()
     variants = []
     for name in ("default", "avx2", "avx512"):
@@ -134,7 +136,7 @@ def test_every_cpu_variant_matches_reference(streaming):
         for reset, surrogate in itertools.product(RESETS, SURROGATES):
             # Not a multiple of the block or vector width: rows after the first are not aligned
             # for streaming stores, and the last block is partial.
-            shape = (3, 1031)
+            shape = (num_steps, 1031)
             x = spread_input(shape, 4, 1.0, torch.float32, "cpu")
             fused, ref = run_both(
                 x,
@@ -153,11 +155,14 @@ def test_every_cpu_variant_matches_reference(streaming):
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("num_thresholds", [3, 5])
-def test_every_cpu_variant_reduced_precision_matches_reference(dtype, num_thresholds, streaming):
+@pytest.mark.parametrize("num_steps", [3, 6])  # both block lengths, as above
+def test_every_cpu_variant_reduced_precision_matches_reference(
+    dtype, num_thresholds, num_steps, streaming
+):
     # Each variant converts float16/bfloat16 blocks its own way (F16C or scalar), around both the
     # compile-time-K and the run-time-K loops.
     current = mtsnn.cpu_capability()
-    shape = (3, 1031)  # not a multiple of the block or vector width
+    shape = (num_steps, 1031)  # not a multiple of the block or vector width
     for name in ("default", "avx2", "avx512"):
         try:
             mtsnn.set_cpu_capability(name)
