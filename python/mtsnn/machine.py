@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 from typing import Any
@@ -14,6 +15,7 @@ import mtsnn
 _VECTOR_EXTENSIONS = ("avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_bf16")
 
 
+@functools.cache  # read once: machine_info asks for several of its fields
 def _cpuinfo() -> dict[str, str]:
     """The fields of the first processor in /proc/cpuinfo (empty where there is none)."""
     fields: dict[str, str] = {}
@@ -47,9 +49,14 @@ def cpu_signature() -> str | None:
     )
 
 
+def cpu_flags() -> set[str]:
+    """The feature flags the CPU reports in /proc/cpuinfo (empty where there are none)."""
+    return set(_cpuinfo().get("flags", "").split())
+
+
 def cpu_vector_extensions() -> list[str]:
     """Which of the x86 vector extensions mtsnn's CPU kernels use this CPU reports."""
-    flags = set(_cpuinfo().get("flags", "").split())
+    flags = cpu_flags()
     return [name for name in _VECTOR_EXTENSIONS if name in flags]
 
 

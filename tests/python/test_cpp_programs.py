@@ -24,6 +24,7 @@ from test_training_support import train_argv, write_tiny_mnist
 from mtsnn import export
 from mtsnn.cli import main
 from mtsnn.data import load_dataset
+from mtsnn.machine import cpu_flags
 from mtsnn.training import evaluate_checkpoint, load_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
@@ -166,9 +167,7 @@ def test_predict_refuses_what_it_cannot_run(package, data_dir, tmp_path):
     rewrite_metadata(package, other_cpu, cpu_flags="-mneuromorphic")
     result = run("mtsnn-predict", other_cpu, data_dir, check=False)
     assert result.returncode == 1 and "-mneuromorphic, a CPU feature" in result.stderr
-    host_flags = (
-        set(Path("/proc/cpuinfo").read_text().split()) if Path("/proc/cpuinfo").exists() else set()
-    )
+    host_flags = cpu_flags()
     lacking = [
         flag
         for flag, name in [("-mamx-tile", "amx_tile"), ("-mavx512f", "avx512f")]
