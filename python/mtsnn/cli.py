@@ -132,8 +132,8 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
     run.add_argument(
         "--compile",
         action="store_true",
-        help="torch.compile the training step (on a CPU it is slower than eager for the "
-        "convolutional models: see the README)",
+        help="torch.compile the training step (on a CPU it runs the convolutional models at "
+        "about eager's speed, not faster: see the README)",
     )
     run.add_argument(
         "--channels-last",

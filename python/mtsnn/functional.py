@@ -78,6 +78,10 @@ class _RepeatOverTime(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        if torch.compiler.is_compiling():
+            # Dynamo cannot trace a strided out= (a graph break, fatal under fullgraph=True);
+            # Inductor lays the sum out as the graph's next op needs it anyway.
+            return grad.sum(0), None
         (x,) = ctx.saved_tensors
         return torch.sum(grad, 0, out=torch.empty_like(x, dtype=grad.dtype)), None
 

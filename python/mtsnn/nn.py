@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from mtsnn import functional
+from mtsnn import functional, pooling
 from mtsnn.options import NEURON_OPTION_NAMES, NeuronOptions, resolve
 
 
@@ -108,3 +108,18 @@ class SeqToANN(nn.Module):
             raise ValueError(f"SeqToANN expects [T, B, ...], got shape {tuple(x.shape)}")
         out = self.module(x.flatten(0, 1))
         return out.unflatten(0, x.shape[:2])
+
+
+class MaxPool2x2(nn.MaxPool2d):
+    """``nn.MaxPool2d(2)`` that stays fast under torch.compile on the CPU.
+
+    The same values and gradients as nn.MaxPool2d(2) on [N, C, H, W] or [C, H, W] (and a
+    MaxPool2d to whatever inspects the model); see :mod:`mtsnn.pooling` for why and how.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(kernel_size=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the maxima of x's 2x2 windows."""
+        return pooling.max_pool_2x2(x)

@@ -72,7 +72,7 @@ def test_max_pooling_is_refused_with_the_layer_name():
     model = build_model(
         "convnet", in_channels=1, num_classes=2, image_size=8, num_thresholds=1, reset="hard"
     )
-    with pytest.raises(NIRExportError, match=r"encoder\.1: MaxPool2d"):
+    with pytest.raises(NIRExportError, match=r"encoder\.1: MaxPool2x2"):
         to_nir(model.eval(), (1, 8, 8))
 
 

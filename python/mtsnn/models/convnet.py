@@ -9,7 +9,7 @@ from typing import Any
 from torch import nn
 
 from mtsnn.models.base import SpikingClassifier, conv_bn, spatial_size
-from mtsnn.nn import SeqToANN
+from mtsnn.nn import MaxPool2x2, SeqToANN
 
 
 class ConvNet(SpikingClassifier):
@@ -48,10 +48,10 @@ class ConvNet(SpikingClassifier):
             raise ValueError("ConvNet needs at least one conv block")
         downsampling = 2 ** len(channels)
         height, width = spatial_size(image_size, downsampling, "ConvNet")
-        self.encoder = nn.Sequential(conv_bn(in_channels, channels[0]), nn.MaxPool2d(2))
+        self.encoder = nn.Sequential(conv_bn(in_channels, channels[0]), MaxPool2x2())
         layers: list[nn.Module] = [self.neuron()]
         for previous, current in itertools.pairwise(channels):
-            layers += [SeqToANN(nn.Sequential(conv_bn(previous, current), nn.MaxPool2d(2)))]
+            layers += [SeqToANN(nn.Sequential(conv_bn(previous, current), MaxPool2x2()))]
             layers += [self.neuron()]
         features = channels[-1] * (height // downsampling) * (width // downsampling)
         layers += [

@@ -7,7 +7,7 @@ from typing import Any
 from torch import nn
 
 from mtsnn.models.base import GlobalAvgPool, SpikingClassifier, conv_bn, spatial_size
-from mtsnn.nn import SeqToANN
+from mtsnn.nn import MaxPool2x2, SeqToANN
 
 # Output channels of each 3x3 conv; "M" is a 2x2 max pool after the conv before it. The last
 # stage ends in global average pooling instead of a fifth pool, so 28x28 inputs work too.
@@ -48,7 +48,7 @@ class VGG(SpikingClassifier):
         channels = in_channels
         for item in VGG_CONFIGS[config]:
             if item == "M":
-                blocks[-1].append(nn.MaxPool2d(2))
+                blocks[-1].append(MaxPool2x2())
             else:
                 blocks.append(conv_bn(channels, item))
                 channels = item
