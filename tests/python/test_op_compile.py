@@ -7,6 +7,7 @@ from torch import nn
 
 import mtsnn
 import mtsnn.nn as snn
+from mtsnn.models import build_model
 
 
 def _sample_args(device):
@@ -79,11 +80,10 @@ def _conv_snn(timesteps: int) -> nn.Module:
     return ConvSNN()
 
 
-def test_compiled_model_matches_eager(device):
+def _assert_one_graph_equal_to_eager(model: nn.Module, images: torch.Tensor) -> None:
+    """torch.compile(model, fullgraph=True): outputs and parameter gradients equal eager's."""
     torch._dynamo.reset()
-    model = _conv_snn(timesteps=2).to(device)
     compiled = torch.compile(model, fullgraph=True)
-    images = torch.randn(4, 1, 8, 8, device=device)
     eager_out = model(images)
     eager_out.square().sum().backward()
     eager_grads = [p.grad.clone() for p in model.parameters()]
@@ -93,6 +93,20 @@ def test_compiled_model_matches_eager(device):
     torch.testing.assert_close(compiled_out, eager_out, rtol=1e-5, atol=1e-5)
     for eager_grad, param in zip(eager_grads, model.parameters(), strict=True):
         torch.testing.assert_close(param.grad, eager_grad, rtol=1e-4, atol=1e-5)
+
+
+def test_compiled_model_matches_eager(device):
+    model = _conv_snn(timesteps=2).to(device)
+    _assert_one_graph_equal_to_eager(model, torch.randn(4, 1, 8, 8, device=device))
+
+
+def test_compiled_convnet_is_one_graph_equal_to_eager():
+    """The model the trainer compiles: no graph break (repeat_over_time's backward, pooling)."""
+    model = build_model(
+        "convnet", in_channels=1, num_classes=3, image_size=8, channels=(4, 8), hidden=16
+    ).to(memory_format=torch.channels_last)
+    images = torch.randn(4, 1, 8, 8).contiguous(memory_format=torch.channels_last)
+    _assert_one_graph_equal_to_eager(model, images)
 
 
 def test_compiled_op_with_dynamic_shapes(device):
