@@ -101,9 +101,10 @@ INSTANTIATE_TEST_SUITE_P(AllOptions, KernelsMatchNaiveLoop,
                                           testing::Values("rectangle", "triangle", "sigmoid"),
                                           testing::Bool()));
 
-// Outputs written with streaming stores (threshold 0) are bit for bit those written through the
-// caches, in every variant and dtype: on rows aligned to the stores' width ([T, 4096]) and not
-// ([T, 1031]: from the second row on, and a partial last block).
+// Outputs written with streaming stores (threshold 0, at which the float32 and float64 forward
+// also runs in chunks) are bit for bit those written through the caches by the blocks, in every
+// variant and dtype: on rows aligned to the stores' width ([T, 4096]) and not ([T, 1031]: from
+// the second row on, and a partial last block).
 TEST(Kernels, StreamedOutputsEqualCachedOnes) {
   const std::string original_variant = mtsnn::cpu_capability();
   const int64_t original_threshold = mtsnn::cpu_streaming_threshold();

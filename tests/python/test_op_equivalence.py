@@ -112,19 +112,27 @@ def test_large_inputs_saturate_at_k(device, num_thresholds):
     assert spikes.flatten().tolist() == expected
 
 
-@pytest.fixture(params=["cached", "streamed"])
-def streaming(request):
-    """Runs a test with the default streaming threshold, then with every output streamed."""
+@pytest.fixture(params=["blocks", "chunks", "chunks, streamed"])
+def cpu_loops(request):
+    """Runs a test through each of the CPU forward's loops, chosen by the streaming threshold
+    (loops.h): blocks, outputs through the caches (the default, above these small calls); for
+    float32/float64 and T >= 2 chunks, the output through the caches (just above the output's
+    size, below the input's and output's together); chunks, every output streamed (0). Yields a
+    function that sets the threshold for an input x [T, ...]."""
     default = mtsnn.cpu_streaming_threshold()
-    if request.param == "streamed":
-        mtsnn.set_cpu_streaming_threshold(0)
-    yield request.param
+
+    def set_for(x: torch.Tensor) -> None:
+        output_bytes = x.numel() * x.element_size()
+        thresholds = {"blocks": default, "chunks": output_bytes + 1, "chunks, streamed": 0}
+        mtsnn.set_cpu_streaming_threshold(thresholds[request.param])
+
+    yield set_for
     mtsnn.set_cpu_streaming_threshold(default)
 
 
 # T = 3 and 6: the kernels' blocks are longer up to T = 4 than beyond (block_elements in loops.h).
 @pytest.mark.parametrize("num_steps", [3, 6])
-def test_every_cpu_variant_matches_reference(num_steps, streaming):
+def test_every_cpu_variant_matches_reference(num_steps, cpu_loops):
     current = mtsnn.cpu_capability()
     variants = []
     for name in ("default", "avx2", "avx512"):
@@ -138,6 +146,7 @@ def test_every_cpu_variant_matches_reference(num_steps, streaming):
             # for streaming stores, and the last block is partial.
             shape = (num_steps, 1031)
             x = spread_input(shape, 4, 1.0, torch.float32, "cpu")
+            cpu_loops(x)
             fused, ref = run_both(
                 x,
                 torch.randn(shape),
@@ -157,7 +166,7 @@ def test_every_cpu_variant_matches_reference(num_steps, streaming):
 @pytest.mark.parametrize("num_thresholds", [3, 5])
 @pytest.mark.parametrize("num_steps", [3, 6])  # both block lengths, as above
 def test_every_cpu_variant_reduced_precision_matches_reference(
-    dtype, num_thresholds, num_steps, streaming
+    dtype, num_thresholds, num_steps, cpu_loops
 ):
     # Each variant converts float16/bfloat16 blocks its own way (F16C or scalar), around both the
     # compile-time-K and the run-time-K loops.
@@ -168,8 +177,10 @@ def test_every_cpu_variant_reduced_precision_matches_reference(
             mtsnn.set_cpu_capability(name)
         except ValueError:
             continue
+        x = spread_input(shape, num_thresholds, 1.0, dtype, "cpu")
+        cpu_loops(x)
         fused, ref = run_both(
-            spread_input(shape, num_thresholds, 1.0, dtype, "cpu"),
+            x,
             torch.randn(shape).to(dtype),
             torch.randn(shape[1:]).to(dtype),
             num_thresholds=num_thresholds,
@@ -179,6 +190,22 @@ def test_every_cpu_variant_reduced_precision_matches_reference(
             surrogate="triangle",
         )
         assert fused["spikes"].dtype == dtype
+        assert_same(fused, ref, dtype)
+    mtsnn.set_cpu_capability(current)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_every_cpu_variant_matches_reference_on_a_static_input(dtype, cpu_loops):
+    # x expanded over time (time stride 0): every step reads the same slab.
+    current = mtsnn.cpu_capability()
+    x = spread_input((1031,), 3, 1.0, dtype, "cpu").expand(5, -1)
+    for name in ("default", "avx2", "avx512"):
+        try:
+            mtsnn.set_cpu_capability(name)
+        except ValueError:
+            continue
+        cpu_loops(x)
+        fused, ref = run_both(x, torch.randn(x.shape, dtype=dtype), None, reset="hard")
         assert_same(fused, ref, dtype)
     mtsnn.set_cpu_capability(current)
 
