@@ -130,16 +130,26 @@ def cpu_loops(request):
     mtsnn.set_cpu_streaming_threshold(default)
 
 
+def each_cpu_variant():
+    """Switches to each CPU kernel variant this processor supports in turn, yielding its name;
+    restores the variant in use afterwards."""
+    current = mtsnn.cpu_capability()
+    try:
+        for name in ("default", "avx2", "avx512"):
+            try:
+                mtsnn.set_cpu_capability(name)
+            except ValueError:
+                continue
+            yield name
+    finally:
+        mtsnn.set_cpu_capability(current)
+
+
 # T = 3 and 6: the kernels' blocks are longer up to T = 4 than beyond (block_elements in loops.h).
 @pytest.mark.parametrize("num_steps", [3, 6])
 def test_every_cpu_variant_matches_reference(num_steps, cpu_loops):
-    current = mtsnn.cpu_capability()
     variants = []
-    for name in ("default", "avx2", "avx512"):
-        try:
-            mtsnn.set_cpu_capability(name)
-        except ValueError:
-            continue
+    for name in each_cpu_variant():
         variants.append(name)
         for reset, surrogate in itertools.product(RESETS, SURROGATES):
             # Not a multiple of the block or vector width: rows after the first are not aligned
@@ -158,7 +168,6 @@ def test_every_cpu_variant_matches_reference(num_steps, cpu_loops):
                 surrogate=surrogate,
             )
             assert_same(fused, ref, torch.float32)
-    mtsnn.set_cpu_capability(current)
     assert "default" in variants
 
 
@@ -170,13 +179,8 @@ def test_every_cpu_variant_reduced_precision_matches_reference(
 ):
     # Each variant converts float16/bfloat16 blocks its own way (F16C or scalar), around both the
     # compile-time-K and the run-time-K loops.
-    current = mtsnn.cpu_capability()
     shape = (num_steps, 1031)  # not a multiple of the block or vector width
-    for name in ("default", "avx2", "avx512"):
-        try:
-            mtsnn.set_cpu_capability(name)
-        except ValueError:
-            continue
+    for _ in each_cpu_variant():
         x = spread_input(shape, num_thresholds, 1.0, dtype, "cpu")
         cpu_loops(x)
         fused, ref = run_both(
@@ -191,23 +195,16 @@ def test_every_cpu_variant_reduced_precision_matches_reference(
         )
         assert fused["spikes"].dtype == dtype
         assert_same(fused, ref, dtype)
-    mtsnn.set_cpu_capability(current)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_every_cpu_variant_matches_reference_on_a_static_input(dtype, cpu_loops):
     # x expanded over time (time stride 0): every step reads the same slab.
-    current = mtsnn.cpu_capability()
     x = spread_input((1031,), 3, 1.0, dtype, "cpu").expand(5, -1)
-    for name in ("default", "avx2", "avx512"):
-        try:
-            mtsnn.set_cpu_capability(name)
-        except ValueError:
-            continue
+    for _ in each_cpu_variant():
         cpu_loops(x)
         fused, ref = run_both(x, torch.randn(x.shape, dtype=dtype), None, reset="hard")
         assert_same(fused, ref, dtype)
-    mtsnn.set_cpu_capability(current)
 
 
 def test_streaming_threshold_must_be_a_bytes_count():
