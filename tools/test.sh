@@ -20,8 +20,12 @@ cmake --build build/cmake -j2
 ctest --test-dir build/cmake --output-on-failure -j2
 
 echo "== GoogleTest under AddressSanitizer + UndefinedBehaviorSanitizer"
+# -O2 keeps the loops vectorised, as in the release build. Line tables (-g1) are all that a
+# sanitizer's report needs, and compile faster than full debug information (-g): a CPU kernel
+# file in 116 s against 149 s.
 cmake -S . -B build/asan -G Ninja -DPython3_EXECUTABLE="$py" -DMTSNN_SANITIZE=ON \
-  -DMTSNN_BUILD_BENCHMARKS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  -DMTSNN_BUILD_BENCHMARKS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" >/dev/null
 cmake --build build/asan -j2
 ctest --test-dir build/asan --output-on-failure -j2
 

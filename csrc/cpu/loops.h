@@ -6,9 +6,10 @@
 // block (so the forward saves nothing but its inputs) and then walks time backwards.
 //
 // A call whose output is at least cpu_streaming_threshold() bytes (by default the size of the
-// last-level cache) writes it with streaming stores (see stream_block). A float32 or float64
-// forward pass over two or more steps whose input and output together reach that size runs in
-// chunks instead, each chunk's membranes in registers for all steps (see forward_in_chunks).
+// last-level cache) and of a 4- or 8-byte type writes it with streaming stores (see stream_block
+// and streams_output). A float32 or float64 forward pass over two or more steps whose input and
+// output together reach that size runs in chunks instead, each chunk's membranes in registers for
+// all steps (see forward_in_chunks).
 //
 // This header must be included inside `namespace mtsnn::cpu::<capability>` with the
 // instruction-set pragma already active; it relies on the includes of kernels_common.h.
@@ -216,11 +217,16 @@ inline void fence_streaming_stores() {
 #endif
 }
 
-// Whether a call writes its [T, N] output with streaming stores.
+// Whether a call writes its [T, N] output with streaming stores. Outputs of 2-byte types
+// (bfloat16, float16) never stream: on 2 Zen 4 cores (avx512 and avx2 kernels, calls alternating
+// with torch.compile's) their streamed forward was slower than the cached one at every T tried
+// (bfloat16, T = 1-8, 32-64 MiB outputs: 0.75-1.56x torch.compile against 1.15-1.80x), and so was
+// forward + backward (T = 1 at 16M: 1.13x against 1.35x). float32 streamed at least as fast.
 template <typename Scalar>
 bool streams_output(int64_t num_steps, int64_t num_elements) {
-  return kStreamBytes > 0 && num_steps * num_elements * static_cast<int64_t>(sizeof(Scalar)) >=
-                                 cpu_streaming_threshold();
+  return kStreamBytes > 0 && sizeof(Scalar) >= 4 &&
+         num_steps * num_elements * static_cast<int64_t>(sizeof(Scalar)) >=
+             cpu_streaming_threshold();
 }
 
 template <typename Acc>

@@ -101,10 +101,10 @@ INSTANTIATE_TEST_SUITE_P(AllOptions, KernelsMatchNaiveLoop,
                                           testing::Values("rectangle", "triangle", "sigmoid"),
                                           testing::Bool()));
 
-// Outputs written with streaming stores (threshold 0, at which the float32 and float64 forward
-// also runs in chunks) are bit for bit those written through the caches by the blocks, in every
-// variant and dtype: on rows aligned to the stores' width ([T, 4096]) and not ([T, 1031]: from
-// the second row on, and a partial last block).
+// Outputs written with streaming stores (threshold 0, at which the forward also runs in chunks)
+// are bit for bit those written through the caches by the blocks, in every variant and in the
+// dtypes that stream (bfloat16 and float16 never do): on rows aligned to the stores' width
+// ([T, 4096]) and not ([T, 1031]: from the second row on, and a partial last block).
 TEST(Kernels, StreamedOutputsEqualCachedOnes) {
   const std::string original_variant = mtsnn::cpu_capability();
   const int64_t original_threshold = mtsnn::cpu_streaming_threshold();
@@ -119,7 +119,7 @@ TEST(Kernels, StreamedOutputsEqualCachedOnes) {
   };
   for (const std::string& variant : cpu_variants()) {
     mtsnn::set_cpu_capability(variant);
-    for (const at::ScalarType dtype : {at::kFloat, at::kDouble, at::kBFloat16, at::kHalf}) {
+    for (const at::ScalarType dtype : {at::kFloat, at::kDouble}) {
       for (const int64_t neurons : {4096, 1031}) {
         SCOPED_TRACE(variant + " " + c10::toString(dtype) + " N=" + std::to_string(neurons));
         const at::Tensor x = (at::randn({3, neurons}) * 2).to(dtype);
