@@ -301,9 +301,9 @@ bool forward_in_chunks(int64_t num_steps, int64_t num_elements, int64_t x_stride
 }
 
 // The forward pass of the kChunk elements from `begin` over all steps, their membranes kept in
-// registers; each step's spikes go to streaming stores through `staged` when `stream`.
+// registers; each step's spikes go through buf.destination (staged when the output streams).
 template <Reset R, int FixedK, typename Acc>
-void forward_chunk(const ForwardArgs<Acc, Acc>& args, int64_t begin, bool stream) {
+void forward_chunk(const ForwardArgs<Acc, Acc>& args, int64_t begin, BlockBuffers<Acc>& buf) {
   constexpr int64_t chunk = kChunk<Acc>;
   const NeuronParams<Acc> p = args.params;
   const Thresholds<FixedK, Acc> thresholds(p);
@@ -313,18 +313,17 @@ void forward_chunk(const ForwardArgs<Acc, Acc>& args, int64_t begin, bool stream
   } else {
     std::fill_n(v, chunk, Acc(0));
   }
-  alignas(64) Acc staged[chunk];
   for (int64_t t = 0; t < args.num_steps; ++t) {
     const Acc* x = args.x + t * args.x_stride_t + begin;
     Acc* spikes = args.spikes + t * args.num_elements + begin;
-    Acc* s = stream ? staged : spikes;
+    Acc* s = buf.destination(spikes);
     MTSNN_IVDEP  // as in backward_block
     for (int64_t i = 0; i < chunk; ++i) {
       const Acc h = charge(v[i], x[i], p.decay);
       s[i] = thresholds.count(h, p);
       v[i] = reset_membrane<R>(h, s[i], p.threshold);
     }
-    if (stream) stream_block(staged, chunk, spikes);
+    buf.deliver(s, chunk, spikes);
   }
   if (args.v_last != nullptr) std::copy_n(v, chunk, args.v_last + begin);
 }
@@ -335,7 +334,7 @@ void forward_block(const ForwardArgs<Scalar, Acc>& args, int64_t begin, int64_t 
   if constexpr (std::is_same_v<Scalar, Acc>) {
     if (in_chunks) {  // whole chunks; the time loop below takes the rest
       for (; count >= kChunk<Scalar>; begin += kChunk<Scalar>, count -= kChunk<Scalar>) {
-        forward_chunk<R, FixedK>(args, begin, buf.stream);
+        forward_chunk<R, FixedK>(args, begin, buf);
       }
       if (count == 0) return;
     }
