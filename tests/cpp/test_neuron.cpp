@@ -107,7 +107,8 @@ void check_fixed_spike_grad() {
     auto p = params<double>(theta, K);
     p.width = 0.8;
     const mtsnn::FixedThresholds<K, double> levels(theta);
-    std::vector<double> probes = {std::nan(""), std::numeric_limits<double>::infinity(), 0.0};
+    std::vector<double> probes = {std::nan(""), std::numeric_limits<double>::infinity(),
+                                  -std::numeric_limits<double>::infinity(), 0.0};
     for (int i = 0; i < 2000; ++i) {
       probes.push_back(normal(rng));
     }

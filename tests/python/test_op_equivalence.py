@@ -195,6 +195,26 @@ def test_every_cpu_variant_reduced_precision_matches_reference(dtype, num_thresh
         assert_same(fused, ref, dtype)
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("num_thresholds", [3, 256])  # compile-time and run-time K
+def test_every_cpu_variant_stores_every_spike_count_exactly(dtype, num_thresholds):
+    # The 2-byte types store spike counts with bit operations of their own, not by rounding
+    # (store_spike_count in loops.h): every count 0..K, each the float16/bfloat16 of that
+    # integer bit for bit, and NaN where the membrane is NaN (the op's policy; the reference
+    # counts 0 there). Currents k + 0.5 are exact in both types.
+    levels = torch.arange(-2, num_thresholds + 3, dtype=torch.float32) + 0.5
+    specials = torch.tensor([float("nan"), -float("nan"), float("inf"), -float("inf"), 0.0, -0.0])
+    x = torch.cat([levels, specials]).expand(2, -1).to(dtype)  # T = 2: the second step too
+    counts = reference.mt_lif(x.float(), num_thresholds=num_thresholds, reset="none")
+    expected = torch.where(torch.isnan(x), float("nan"), counts).to(dtype)
+    nan = torch.isnan(expected)
+    assert counts.max() == num_thresholds
+    for name in each_cpu_variant():
+        spikes = functional.mt_lif(x, num_thresholds=num_thresholds, reset="none")
+        assert torch.equal(torch.isnan(spikes), nan), name
+        assert torch.equal(spikes[~nan].view(torch.int16), expected[~nan].view(torch.int16)), name
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_every_cpu_variant_matches_reference_on_a_static_input(dtype, cpu_loops):
     # x expanded over time (time stride 0): every step reads the same slab.
