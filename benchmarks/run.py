@@ -65,6 +65,13 @@ def _list(
     return parse_list
 
 
+def _shown(path: Path) -> str:
+    """A path as the results record it: relative to the repository when inside it, so that the
+    committed results name no directory of the machine that wrote them."""
+    resolved = path.resolve()
+    return str(resolved.relative_to(REPO)) if resolved.is_relative_to(REPO) else str(path)
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse the command line; defaults that depend on --quick and --device are filled in."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -178,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     paths = ("out", "gbench_binary", "cpp_examples")
     settings = {
         **{key: value for key, value in vars(args).items() if key not in paths},
-        **{key: str(getattr(args, key)) for key in paths[1:]},
+        **{key: _shown(getattr(args, key)) for key in paths[1:]},
         "budget": asdict(QUICK if args.quick else FULL),
         **OPTIONS,
     }

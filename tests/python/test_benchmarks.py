@@ -52,6 +52,8 @@ def test_quick_run_writes_json_and_markdown(device: str, tmp_path: Path) -> None
     data = json.loads(json_path.read_text())
 
     assert data["device"] == device and data["quick"] is True
+    # Paths inside the repository are recorded relative to it: no directory of this machine.
+    assert data["settings"]["gbench_binary"] == "build/cmake/mtsnn_bench"
     machine = data["machine"]
     assert machine["torch_threads"] == 1
     assert machine["mtsnn_cpu_capability"] in ("avx512", "avx2", "default")
@@ -186,3 +188,57 @@ def test_a_function_with_its_samples_sits_out(monkeypatch) -> None:
     result = timing.measure_side_by_side(fns, torch.device("cpu"), budget)
     assert result["slow"]["repeats"] == 2  # 2 x 10 ms meet the 15 ms target
     assert result["fast"]["repeats"] == 6
+
+
+def _sweep(ratios: dict[tuple[str, int], float], copy_share: float) -> dict:
+    """A results file with neuron rows (mode, T) -> torch.compile over mtsnn, at 4M bfloat16."""
+    records = [
+        {
+            "section": "neuron",
+            "impl": "compiled",
+            "mode": mode,
+            "dtype": "bfloat16",
+            "steps": steps,
+            "neurons": 4 << 20,
+            "ratio_to_mtsnn": ratio,
+        }
+        for (mode, steps), ratio in ratios.items()
+    ]
+    records.append(
+        {
+            "section": "bandwidth",
+            "kind": "backward",
+            "dtype": "bfloat16",
+            "steps": 1,
+            "neurons": 4 << 20,
+            "fraction_of_copy": copy_share,
+        }
+    )
+    return {"records": records}
+
+
+def test_compare_takes_the_median_over_sweeps(monkeypatch) -> None:
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import compare
+
+    sweeps = [
+        _sweep({("forward", 1): 0.9, ("forward+backward", 1): 1.2}, 0.1),
+        _sweep({("forward", 1): 1.5, ("forward+backward", 1): 1.4}, 0.3),
+        _sweep({("forward", 1): 0.8, ("forward+backward", 1): 1.6}, 0.2),
+    ]
+    text = compare.compare({"before": sweeps[:1], "after": sweeps})
+    assert "| forward | bfloat16 | 4M | 1 | **0.90x** | **0.90x** (0.80-1.50) |" in text
+    assert "| forward+backward | bfloat16 | 4M | 1 | 1.20x | 1.40x (1.20-1.60) |" in text
+    assert "**before** (1 sweep): 1 of 2 rows below 1.0x (median over sweeps): 0.90x" in text
+    assert "below 1.3x: 1;" in text.splitlines()[-2]  # before: 1.20x
+    assert "below 1.3x: 0;" in text.splitlines()[-1]  # after: median 1.40x
+    assert text.endswith("backward T = 1: 20%")
+
+
+def test_compare_refuses_a_missing_file(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "compare.py"), f"a={tmp_path / 'none.json'}"],
+        capture_output=True,
+        text=True,
+    )
+    assert completed.returncode == 2 and "no such results file" in completed.stderr
