@@ -18,30 +18,33 @@ import statistics
 from collections.abc import Iterable
 from pathlib import Path
 
-from report import format_size
+from report import format_size, section_records
 
-Row = tuple[str, str, int, int]  # mode, dtype, T, neurons
+Row = tuple[str, str, int, int]  # pass, dtype, T, neurons
+
+
+def _per_row(records: Iterable[dict], pass_key: str, value_key: str) -> dict[Row, float]:
+    """value_key of each record that has one, by (pass, dtype, T, neurons)."""
+    return {
+        (r[pass_key], r["dtype"], r["steps"], r["neurons"]): r[value_key]
+        for r in records
+        if value_key in r
+    }
 
 
 def compiled_ratios(data: dict) -> dict[Row, float]:
     """torch.compile's median over mtsnn's, per neuron row of one results file."""
-    return {
-        (r["mode"], r["dtype"], r["steps"], r["neurons"]): r["ratio_to_mtsnn"]
-        for r in data["records"]
-        if r.get("section") == "neuron" and r["impl"] == "compiled" and "ratio_to_mtsnn" in r
-    }
+    compiled = [r for r in section_records(data, "neuron") if r["impl"] == "compiled"]
+    return _per_row(compiled, "mode", "ratio_to_mtsnn")
 
 
 def copy_fractions(data: dict) -> dict[Row, float]:
     """The op's GB/s over a copy's, per (pass, dtype, T, neurons) of one results file."""
-    return {
-        (r["kind"], r["dtype"], r["steps"], r["neurons"]): r["fraction_of_copy"]
-        for r in data["records"]
-        if r.get("section") == "bandwidth" and "fraction_of_copy" in r
-    }
+    return _per_row(section_records(data, "bandwidth"), "kind", "fraction_of_copy")
 
 
-def _medians(per_file: Iterable[dict[Row, float]]) -> dict[Row, list[float]]:
+def _by_row(per_file: Iterable[dict[Row, float]]) -> dict[Row, list[float]]:
+    """Each row's values over the files."""
     values: dict[Row, list[float]] = {}
     for table in per_file:
         for row, value in table.items():
@@ -63,10 +66,12 @@ def _cell(values: list[float] | None) -> str:
 
 def compare(groups: dict[str, list[dict]]) -> str:
     """The markdown comparison of the groups (name -> loaded results files)."""
-    ratios = {name: _medians(map(compiled_ratios, files)) for name, files in groups.items()}
-    fractions = {name: _medians(map(copy_fractions, files)) for name, files in groups.items()}
-    rows = sorted({row for table in ratios.values() for row in table})
-    rows.sort(key=lambda row: (row[0], row[1], row[3], row[2]))
+    ratios = {name: _by_row(map(compiled_ratios, files)) for name, files in groups.items()}
+    fractions = {name: _by_row(map(copy_fractions, files)) for name, files in groups.items()}
+    rows = sorted(
+        {row for table in ratios.values() for row in table},
+        key=lambda row: (row[0], row[1], row[3], row[2]),  # pass, dtype, neurons, then T
+    )
     lines = [
         "| pass | dtype | neurons | T | " + " | ".join(groups) + " |",
         "|---|---|---|---|" + "---|" * len(groups),

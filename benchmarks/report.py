@@ -61,12 +61,13 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
-def _records(data: dict, section: str) -> list[dict]:
+def section_records(data: dict, section: str) -> list[dict]:
+    """The records of one section of a results file."""
     return [record for record in data["records"] if record["section"] == section]
 
 
 def _neuron_section(data: dict) -> list[str]:
-    records = _records(data, "neuron")
+    records = section_records(data, "neuron")
     impls = data["implementations"]
     lines = [
         "## Neuron op",
@@ -124,7 +125,7 @@ def _neuron_section(data: dict) -> list[str]:
 
 
 def _bandwidth_section(data: dict) -> list[str]:
-    records = _records(data, "bandwidth")
+    records = section_records(data, "bandwidth")
     copies = {
         (r["kind"], r["dtype"], r["neurons"], r["steps"]): r
         for r in records
@@ -166,6 +167,7 @@ def _bandwidth_section(data: dict) -> list[str]:
 
 
 def _train_section(data: dict) -> list[str]:
+    records = section_records(data, "train")
     rows = [
         [
             r["variant"],
@@ -175,9 +177,9 @@ def _train_section(data: dict) -> list[str]:
             _num(r["images_per_s"]),
             _num(r["ratio_to_ann"]),
         ]
-        for r in _records(data, "train")
+        for r in records
     ]
-    formats = sorted({r.get("memory_format", "contiguous_format") for r in _records(data, "train")})
+    formats = sorted({r.get("memory_format", "contiguous_format") for r in records})
     return [
         "## Training step, MNIST ConvNet",
         "",
@@ -202,7 +204,7 @@ def _cpptrain_section(data: dict) -> list[str]:
             " ".join(_num(value) for value in r["images_per_s_repeats"]),
             f"{r['ratio_to_python']:.2f}",
         ]
-        for r in _records(data, "cpptrain")
+        for r in section_records(data, "cpptrain")
     ]
     return [
         "## Training in C++ against Python",
@@ -225,7 +227,7 @@ def _deploy_section(data: dict) -> list[str]:
             _num(r["latency_batch1_ms"]),
             _num(r["throughput_batch256_images_per_s"]),
         ]
-        for r in _records(data, "deploy")
+        for r in section_records(data, "deploy")
     ]
     return [
         "## Deployment: an exported model",
@@ -244,7 +246,7 @@ def _gbench_section(data: dict) -> list[str]:
     if "skipped" in context:
         return ["## Google Benchmark (C++ kernels)", "", f"Skipped: {context['skipped']}"]
     rows = []
-    for r in _records(data, "gbench"):
+    for r in section_records(data, "gbench"):
         if "skipped" in r:
             rows.append([r["name"].removesuffix("/real_time"), "skipped", r["skipped"], ""])
             continue
@@ -302,7 +304,7 @@ def render_markdown(data: dict) -> str:
         f"data: {data['json']}",
     ]
     for section in data["settings"]["sections"]:
-        if _records(data, section) or (section == "gbench" and "gbench_context" in data):
+        if section_records(data, section) or (section == "gbench" and "gbench_context" in data):
             lines += ["", *SECTIONS[section](data)]
     return "\n".join(lines) + "\n"
 
