@@ -43,21 +43,24 @@ def test_backward_matches_reference(device, steps, num_thresholds, reset, surrog
     shape = (steps, 4, 33)
     x = spread_input(shape, num_thresholds, 1.0, dtype, device)
     grad_spikes = torch.randn(shape, dtype=dtype, device=device)
+    v0 = spread_input(shape[1:], num_thresholds, 1.0, dtype, device)
     grad_v = torch.randn(shape[1:], dtype=dtype, device=device)
-    fused, ref = run_both(
-        x,
-        grad_spikes,
-        grad_v,
-        num_thresholds=num_thresholds,
-        threshold=1.0,
-        decay=torch.tensor(0.6, dtype=dtype, device=device),
-        v0=spread_input(shape[1:], num_thresholds, 1.0, dtype, device),
-        reset=reset,
-        surrogate=surrogate,
-        width=0.9,
-        detach_reset=detach_reset,
-    )
-    assert_same(fused, ref, dtype)
+    # With v0 and dL/dv_last, and as a layer runs it: from rest, v_last not in the loss.
+    for start, grad_v_last in ((v0, grad_v), (None, None)):
+        fused, ref = run_both(
+            x,
+            grad_spikes,
+            grad_v_last,
+            num_thresholds=num_thresholds,
+            threshold=1.0,
+            decay=torch.tensor(0.6, dtype=dtype, device=device),
+            v0=start,
+            reset=reset,
+            surrogate=surrogate,
+            width=0.9,
+            detach_reset=detach_reset,
+        )
+        assert_same(fused, ref, dtype)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
@@ -145,8 +148,9 @@ def each_cpu_variant():
         mtsnn.set_cpu_capability(current)
 
 
-# T = 3 and 6: the kernels' blocks are longer up to T = 4 than beyond (block_elements in loops.h).
-@pytest.mark.parametrize("num_steps", [3, 6])
+# T = 3 and 6: the kernels' blocks are longer up to T = 4 than beyond (block_elements in loops.h);
+# T = 1: the backward charges its only membrane in the gradient loop.
+@pytest.mark.parametrize("num_steps", [1, 3, 6])
 def test_every_cpu_variant_matches_reference(num_steps, cpu_loops):
     variants = []
     for name in each_cpu_variant():
@@ -157,17 +161,18 @@ def test_every_cpu_variant_matches_reference(num_steps, cpu_loops):
             shape = (num_steps, 1031)
             x = spread_input(shape, 4, 1.0, torch.float32, "cpu")
             cpu_loops(x)
-            fused, ref = run_both(
-                x,
-                torch.randn(shape),
-                torch.randn(shape[1:]),
-                num_thresholds=4,
-                decay=torch.tensor(0.8),
-                v0=torch.randn(shape[1:]),
-                reset=reset,
-                surrogate=surrogate,
-            )
-            assert_same(fused, ref, torch.float32)
+            for v0, grad_v_last in ((torch.randn(shape[1:]), torch.randn(shape[1:])), (None, None)):
+                fused, ref = run_both(
+                    x,
+                    torch.randn(shape),
+                    grad_v_last,
+                    num_thresholds=4,
+                    decay=torch.tensor(0.8),
+                    v0=v0,
+                    reset=reset,
+                    surrogate=surrogate,
+                )
+                assert_same(fused, ref, torch.float32)
     assert "default" in variants
 
 
