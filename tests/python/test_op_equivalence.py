@@ -149,7 +149,7 @@ def each_cpu_variant():
 
 
 # T = 3 and 6: the kernels' blocks are longer up to T = 4 than beyond (block_elements in loops.h);
-# T = 1: the backward charges its only membrane in the gradient loop.
+# T = 1: one step that both starts the recurrence and ends it (the paper's regime).
 @pytest.mark.parametrize("num_steps", [1, 3, 6])
 def test_every_cpu_variant_matches_reference(num_steps, cpu_loops):
     variants = []
