@@ -45,6 +45,10 @@ def machine_info(device: torch.device) -> dict:
         "load_average_at_start": list(os.getloadavg()),
         "git_commit": _git_commit(),
     }
+    # oneDNN (convolutions, also under bfloat16 autocast) capped to a lesser instruction set, as
+    # when an AVX2 machine is imitated on an AVX-512 one.
+    if os.environ.get("ONEDNN_MAX_CPU_ISA"):
+        info["onednn_max_cpu_isa"] = os.environ["ONEDNN_MAX_CPU_ISA"]
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)
         info["gpu"] = {
@@ -186,8 +190,9 @@ def _train_section(data: dict) -> list[str]:
         "One SGD step (forward, backward, update) on random 28x28 images, in the layout "
         f"`mtsnn train` uses here ({', '.join(formats)}). mtsnn: MT-LIF layers; reference: the "
         "same network with mtsnn.reference.mt_lif as the neuron; ann: the ReLU twin at T = 1; "
-        "compiled: the same under torch.compile (compile time excluded). x ANN: the step's time "
-        "over the eager ANN's.",
+        "compiled: the same under torch.compile (compile time excluded); bf16: the forward pass "
+        "under torch.autocast with bfloat16 (`mtsnn train --bf16`). x ANN: the step's time over "
+        "the eager ANN's.",
         "",
         *_table(["variant", "T", "batch", "ms/step", "images/s", "x ANN"], rows),
     ]
@@ -285,6 +290,8 @@ def render_markdown(data: dict) -> str:
     kernels = f"mtsnn {machine['mtsnn']}, CPU kernels {machine['mtsnn_cpu_capability']}"
     if machine.get("mtsnn_cpu_streaming_threshold"):
         kernels += f" streaming from {machine['mtsnn_cpu_streaming_threshold'] >> 20} MiB"
+    if machine.get("onednn_max_cpu_isa"):
+        kernels += f", oneDNN capped at {machine['onednn_max_cpu_isa']}"
     cpu = machine["cpu"]
     if machine.get("cpu_signature"):  # older files have neither
         extensions = " ".join(machine.get("cpu_vector_extensions", [])) or "no AVX2"

@@ -14,9 +14,10 @@ from mtsnn.models import build_model
 from mtsnn.nn import MTLIF, MaxPool2x2
 from mtsnn.training.layout import memory_format_of
 
-# The ANN first: the others report their cost relative to it. The last compiles the model with
-# nn.MaxPool2d in place of mtsnn's MaxPool2x2, so that Inductor lowers the pooling itself: the
-# yardstick of MaxPool2x2's compiled form.
+# The ANN first: the others report their cost relative to it. "compiled, nn.MaxPool2d" compiles
+# the model with nn.MaxPool2d in place of mtsnn's MaxPool2x2, so that Inductor lowers the pooling
+# itself: the yardstick of MaxPool2x2's compiled form. "bf16" runs the forward pass under
+# torch.autocast with bfloat16, as `mtsnn train --bf16` does.
 VARIANTS = (
     "ann",
     "mtsnn",
@@ -24,6 +25,8 @@ VARIANTS = (
     "ann compiled",
     "mtsnn compiled",
     "mtsnn compiled, nn.MaxPool2d",
+    "ann bf16",
+    "mtsnn bf16",
 )
 
 
@@ -86,10 +89,14 @@ def run_train_step(
         network = torch.compile(model) if "compiled" in variant else model
 
         def step(
-            network: nn.Module = network, optimizer: torch.optim.Optimizer = optimizer
+            network: nn.Module = network,
+            optimizer: torch.optim.Optimizer = optimizer,
+            bf16: bool = "bf16" in variant,
         ) -> None:
             optimizer.zero_grad(set_to_none=True)
-            nn.functional.cross_entropy(network(images), labels).backward()
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                logits = network(images)
+            nn.functional.cross_entropy(logits.float(), labels).backward()
             optimizer.step()
 
         step()  # compiles, for the compiled variants

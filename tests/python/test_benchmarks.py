@@ -98,8 +98,10 @@ def test_quick_run_writes_json_and_markdown(device: str, tmp_path: Path) -> None
         "ann compiled",
         "mtsnn compiled",
         "mtsnn compiled, nn.MaxPool2d",
+        "ann bf16",
+        "mtsnn bf16",
     }
-    assert train["ann"]["timesteps"] == 1 and train["mtsnn"]["timesteps"] == 2
+    assert train["ann"]["timesteps"] == 1 and train["mtsnn bf16"]["timesteps"] == 2
     assert train["ann"]["ratio_to_ann"] == 1.0 and train["mtsnn"]["images_per_s"] > 0
 
     gbench = [r for r in records if r["section"] == "gbench"]
@@ -148,6 +150,19 @@ def test_unknown_implementation_is_rejected(tmp_path: Path) -> None:
     completed = _run_suite("--impls=nope", f"--out={tmp_path}")
     assert completed.returncode == 2 and "unknown ['nope']" in completed.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_report_names_a_capped_onednn(monkeypatch) -> None:
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import report
+
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    machine = report.machine_info(torch.device("cpu"))
+    data = {"device": "cpu", "quick": False, "created": "now", "json": "cpu.json"}
+    data |= {"machine": {**machine, "torch_threads": 1}, "settings": {"sections": []}}
+    assert "oneDNN capped at AVX2" in report.render_markdown(data)
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
+    assert "onednn_max_cpu_isa" not in report.machine_info(torch.device("cpu"))
 
 
 def test_calls_per_sample_come_from_a_warm_call(monkeypatch) -> None:

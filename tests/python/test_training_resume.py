@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 from safetensors.torch import load_file
 from test_training_support import train_argv, write_tiny_mnist
 
@@ -113,6 +114,25 @@ def test_resume_with_validation_and_rotation_matches_a_straight_run(data_dir, tm
     assert main(["train", "--out", str(resumed_out), "--resume", "--epochs", "3", "--quiet"]) == 0
     assert_same_run(resumed_out, straight_out)
     assert "validation_accuracy" in read_log(resumed_out)[-1]
+
+
+def test_bf16_run_resumes_in_bfloat16_and_evaluates_in_float32(
+    straight, data_dir, tmp_path, capsys
+):
+    bf16_straight, resumed = tmp_path / "bf16", tmp_path / "resumed"
+    assert main(train_argv(data_dir, bf16_straight, "--bf16")) == 0
+    _, tensors = weights(bf16_straight)
+    _, float32_tensors = weights(straight)
+    assert any(not torch.equal(tensors[key], float32_tensors[key]) for key in tensors)
+    # Resumed without the flag, the run goes on in bfloat16, as it started.
+    assert main(train_argv(data_dir, resumed, "--bf16", "--epochs", "1")) == 0
+    assert main(["train", "--out", str(resumed), "--resume", "--epochs", "3", "--quiet"]) == 0
+    assert_same_run(resumed, bf16_straight)
+    summary = json.loads((resumed / "summary.json").read_text())
+    assert summary["bf16"] is True
+    capsys.readouterr()
+    assert main(["eval", "--checkpoint", str(resumed), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["accuracy"] == summary["final_test_accuracy"]
 
 
 @pytest.mark.parametrize("interrupt", ["after_checkpoint", "before_checkpoint"])

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from mtsnn.data import CLASSES, BatchLoader, ImageDataset
+from mtsnn.nn import MTLIF
 from mtsnn.training import (
     DATASET_DEFAULTS,
     ConfigError,
@@ -141,6 +142,32 @@ def _epoch_with_progress(stream: io.StringIO, show: bool, monkeypatch) -> dict:
     )
     loader = BatchLoader(dataset, 4, shuffle=True, augment=False, drop_last=True, normalize=False)
     return learner.train_epoch(loader, 1, "epoch 1/2", show)
+
+
+@pytest.mark.parametrize("autocast", [None, torch.bfloat16])
+def test_autocast_runs_training_steps_in_its_type_and_evaluation_in_float32(autocast):
+    config = TrainConfig(epochs=1, batch_size=4)
+    images = torch.randint(0, 256, (8, 1, 28, 28), dtype=torch.uint8)
+    dataset = ImageDataset(images, torch.arange(8) % 10, CLASSES["mnist"], "mnist", "train", "t")
+    learner = Learner(
+        config,
+        dataset,
+        DistContext(device=torch.device("cpu")),
+        compile=False,
+        memory_format=torch.contiguous_format,
+        autocast=autocast,
+    )
+    spike_types: set[torch.dtype] = set()
+    for layer in learner.model.modules():
+        if isinstance(layer, MTLIF):
+            layer.register_forward_hook(lambda _layer, _args, out: spike_types.add(out.dtype))
+    loader = BatchLoader(dataset, 4, shuffle=False, augment=False, normalize=False)
+    learner.train_epoch(loader, 1, "epoch 1/1", False)
+    assert spike_types == {autocast or torch.float32}
+    assert {p.dtype for p in learner.model.parameters()} == {torch.float32}
+    spike_types.clear()
+    learner.evaluate({"test": loader})
+    assert spike_types == {torch.float32}
 
 
 def test_progress_bar_draws_steps_loss_and_accuracy(monkeypatch):

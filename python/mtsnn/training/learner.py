@@ -44,6 +44,8 @@ class Learner:
     Attributes:
         model: the module itself: its weights, evaluation and checkpoints.
         optimizer: the configured optimizer over its parameters.
+        autocast: the type the training steps' forward passes run in under torch.autocast
+            (None: no autocast); evaluation always runs in the weights' float32.
     """
 
     def __init__(
@@ -54,12 +56,14 @@ class Learner:
         *,
         compile: bool,
         memory_format: torch.memory_format,
+        autocast: torch.dtype | None = None,
     ) -> None:
         model: SpikingClassifier = config.build_model(dataset)
         if config.sync_bn and context.is_distributed:
             model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         self.model = model.to(context.device, memory_format=memory_format)
         self.memory_format = memory_format
+        self.autocast = autocast
         self.optimizer = make_optimizer(config, self.model)
         self._context = context
         self._ddp = None
@@ -133,7 +137,8 @@ class Learner:
             # Gradients are all-reduced once per step, on its last micro-batch.
             last = index == len(group) - 1
             with contextlib.nullcontext() if self._ddp is None or last else self._ddp.no_sync():
-                logits = self._step_module(inputs)
+                with self._autocast():
+                    logits = self._step_module(inputs)
                 loss = cross_entropy(logits.float(), labels, reduction="sum")
                 (loss / step_images).backward()
             correct = (logits.argmax(1) == labels).sum()
@@ -141,6 +146,12 @@ class Learner:
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         return step_images
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        """torch.autocast to the configured type on this rank's device, or nothing."""
+        if self.autocast is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self._context.device.type, dtype=self.autocast)
 
     def evaluate(self, loaders: dict[str, BatchLoader]) -> dict[str, float]:
         """Loss and accuracy on each split: ``<split>_loss`` and ``<split>_accuracy``."""

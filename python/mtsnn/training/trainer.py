@@ -48,7 +48,8 @@ _CHECKPOINT_COPIES = 3
 
 @dataclasses.dataclass(frozen=True)
 class RunOptions:
-    """How to run: none of this changes the result (apart from device numerics and compile).
+    """How to run: none of this changes the result (apart from device numerics, compile and
+    bf16).
 
     Attributes:
         out: the run directory (None: runs/<default_run_name>).
@@ -57,6 +58,9 @@ class RunOptions:
         device: "cpu" or "cuda".
         threads: torch's CPU thread count (None: torch's default).
         compile: run training steps through torch.compile.
+        bf16: run the training steps' forward passes under torch.autocast with bfloat16 (the
+            weights, their gradients and the optimizer stay float32; evaluation runs in float32;
+            None: off, or when resuming as the checkpoint's run did).
         channels_last: lay images and conv weights out channels-last (None: on the CPU, where
             pooling and BatchNorm are much faster so; recorded in the checkpoint, which
             `mtsnn eval` follows).
@@ -74,6 +78,7 @@ class RunOptions:
     device: str = "cpu"
     threads: int | None = None
     compile: bool = False
+    bf16: bool | None = None
     channels_last: bool | None = None
     keep_memory: bool = True
     quiet: bool = False
@@ -120,7 +125,12 @@ def _train(
         splits.check_same_as(checkpoint.meta.get("dataset", {}))
     memory_format = memory_format_of(run.channels_last, context.device)
     learner = Learner(
-        config, splits.train, context, compile=run.compile, memory_format=memory_format
+        config,
+        splits.train,
+        context,
+        compile=run.compile,
+        memory_format=memory_format,
+        autocast=torch.bfloat16 if run.bf16 else None,
     )
     if context.is_main:
         needed = _CHECKPOINT_COPIES * learner.checkpoint_bytes() + _LOG_RESERVE_BYTES
@@ -174,6 +184,8 @@ def _open_run(
     checkpoint = load_checkpoint(run_dir)
     if run.data_dir is None:  # read the data from where the run found it
         run = dataclasses.replace(run, data_dir=checkpoint.meta.get("data_dir"))
+    if run.bf16 is None:  # go on in the precision the run trained in
+        run = dataclasses.replace(run, bf16=checkpoint.meta.get("bf16", False))
     config = make_config(options, checkpoint.config, RESUMABLE_CHANGES)
     return run_dir, checkpoint, config, run
 
@@ -301,6 +313,7 @@ class RunOutput:
             "world_size": self.context.world_size,
             "data_dir": self.run.data_dir,
             "channels_last": learner.memory_format == torch.channels_last,
+            "bf16": learner.autocast == torch.bfloat16,
             "dataset": self.splits.info(),
             "versions": versions(),
         }
@@ -330,6 +343,7 @@ class RunOutput:
                 "ann": config.ann,
             },
             "device": str(self.context.device),
+            "bf16": learner.autocast == torch.bfloat16,
             "world_size": self.context.world_size,
             "machine": machine_info(),
             "versions": versions(),
