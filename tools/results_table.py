@@ -36,6 +36,12 @@ def machine(summary: dict[str, Any]) -> str:
     return f"{info['cpu_cores']}-core CPU"
 
 
+def model_label(summary: dict[str, Any]) -> str:
+    """The model column: the network, and "bf16" when it trained under bfloat16 autocast."""
+    name = summary["config"]["model"]
+    return f"{name}, bf16" if summary.get("bf16") else name
+
+
 def neuron(config: dict[str, Any]) -> str:
     """The neuron column: the ReLU twin or MT-LIF with its K and surrogate."""
     if config["ann"]:
@@ -61,7 +67,7 @@ def result_row(path: Path, summary: dict[str, Any]) -> str:
     config = summary["config"]
     timesteps = 1 if config["ann"] else config["timesteps"]
     return (
-        f"| {path.parent.name} | {dataset_label(summary)} | {config['model']} | "
+        f"| {path.parent.name} | {dataset_label(summary)} | {model_label(summary)} | "
         f"{neuron(config)} | {augmentation(config)} | {timesteps} | {config['epochs']} | "
         f"{100 * summary['final_test_accuracy']:.2f} % | {machine(summary)} | "
         f"{summary['wall_clock_s'] / 60:.1f} | {summary['images_per_s']:.0f} |"
@@ -72,7 +78,7 @@ def selection_row(path: Path, summary: dict[str, Any]) -> str:
     """One recipe-selection row: the run's validation figures only."""
     config, data = summary["config"], summary["dataset"]
     return (
-        f"| {path.parent.name} | {dataset_label(summary)} | {config['model']} | "
+        f"| {path.parent.name} | {dataset_label(summary)} | {model_label(summary)} | "
         f"{neuron(config)} | {augmentation(config)} | {config['epochs']} | "
         f"{data['train_images']} / {data['validation_images']} | "
         f"{100 * summary['final_validation_accuracy']:.2f} % | "

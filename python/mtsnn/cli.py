@@ -138,9 +138,10 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
     run.add_argument(
         "--bf16",
         action=argparse.BooleanOptionalAction,
-        help="train under torch.autocast with bfloat16: about twice as fast on CPUs with "
-        "AVX-512 BF16 or AMX, slower on the others (see the README); weights, optimizer and "
-        "evaluation stay float32 (default: off; with --resume, as the run trained)",
+        help="train under torch.autocast with bfloat16: faster on CPUs with AVX-512 BF16 or "
+        "AMX (a step 1.45x on Zen 4), many times slower on the others (see docs/training.md); "
+        "weights, optimizer and evaluation stay float32 (default: off; with --resume, as the "
+        "run trained)",
     )
     run.add_argument(
         "--channels-last",

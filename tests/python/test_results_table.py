@@ -78,6 +78,18 @@ def test_without_selection_runs_only_the_results_table(results_table, tmp_path, 
     assert "\n\n" not in out and "ReLU (ANN twin) | crop ±2 | 1 |" in out
 
 
+def test_bf16_runs_say_so_in_the_model_column(results_table, tmp_path, capsys):
+    run = write_summary(tmp_path / "run", 0)
+    held = write_summary(tmp_path / "held", 10000)
+    for path in (run, held):
+        path.write_text(json.dumps({**json.loads(path.read_text()), "bf16": True}))
+    results_table.main([str(run), str(held), str(write_summary(tmp_path / "float32", 0))])
+    results, selection = capsys.readouterr().out.split("\n\n")
+    assert "| run | mnist | convnet3, bf16 | MT-LIF" in results
+    assert "| float32 | mnist | convnet3 | MT-LIF" in results
+    assert "| held | mnist | convnet3, bf16 | MT-LIF" in selection
+
+
 def test_gpu_runs_name_the_gpu_and_jpeg_cifar10_says_so(results_table, tmp_path, capsys):
     path = write_summary(tmp_path / "cifar", 0, dataset="cifar10", model="vgg11")
     summary = json.loads(path.read_text())

@@ -135,6 +135,16 @@ def test_bf16_run_resumes_in_bfloat16_and_evaluates_in_float32(
     assert json.loads(capsys.readouterr().out)["accuracy"] == summary["final_test_accuracy"]
 
 
+@pytest.mark.parametrize("has_bfloat16", [True, False])
+def test_bf16_warns_on_a_cpu_without_bfloat16_instructions(
+    data_dir, tmp_path, capsys, monkeypatch, has_bfloat16
+):
+    monkeypatch.setattr("mtsnn.training.trainer.cpu_has_bfloat16", lambda: has_bfloat16)
+    assert main(train_argv(data_dir, tmp_path / "run", "--bf16", "--epochs", "1")) == 0
+    warned = "warning: --bf16 on a CPU without bfloat16 instructions" in capsys.readouterr().err
+    assert warned is not has_bfloat16
+
+
 @pytest.mark.parametrize("interrupt", ["after_checkpoint", "before_checkpoint"])
 def test_interrupted_run_resumes_bitwise(straight, data_dir, tmp_path, monkeypatch, interrupt):
     """Stop at epoch 2 just after (or just before) its checkpoint, then resume with --resume."""

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from mtsnn import machine
 from mtsnn.data import CLASSES, BatchLoader, ImageDataset
 from mtsnn.nn import MTLIF
 from mtsnn.training import (
@@ -126,37 +127,36 @@ class Terminal(io.StringIO):
         return True
 
 
-def _epoch_with_progress(stream: io.StringIO, show: bool, monkeypatch) -> dict:
-    """One training epoch of a tiny run whose progress bar draws on ``stream``."""
-    monkeypatch.setattr("sys.stderr", stream)
-    monkeypatch.setattr(learner_module, "_PROGRESS_INTERVAL_S", 0.0)
-    config = TrainConfig(epochs=1, batch_size=4)
-    images = torch.randint(0, 256, (16, 1, 28, 28), dtype=torch.uint8)
-    dataset = ImageDataset(images, torch.arange(16) % 10, CLASSES["mnist"], "mnist", "train", "t")
+def _tiny_learner(
+    num_images: int, autocast: torch.dtype | None = None
+) -> tuple[Learner, ImageDataset]:
+    """A CPU learner of the MNIST defaults (batch 4) and its random training images."""
+    images = torch.randint(0, 256, (num_images, 1, 28, 28), dtype=torch.uint8)
+    labels = torch.arange(num_images) % 10
+    dataset = ImageDataset(images, labels, CLASSES["mnist"], "mnist", "train", "t")
     learner = Learner(
-        config,
-        dataset,
-        DistContext(device=torch.device("cpu")),
-        compile=False,
-        memory_format=torch.contiguous_format,
-    )
-    loader = BatchLoader(dataset, 4, shuffle=True, augment=False, drop_last=True, normalize=False)
-    return learner.train_epoch(loader, 1, "epoch 1/2", show)
-
-
-@pytest.mark.parametrize("autocast", [None, torch.bfloat16])
-def test_autocast_runs_training_steps_in_its_type_and_evaluation_in_float32(autocast):
-    config = TrainConfig(epochs=1, batch_size=4)
-    images = torch.randint(0, 256, (8, 1, 28, 28), dtype=torch.uint8)
-    dataset = ImageDataset(images, torch.arange(8) % 10, CLASSES["mnist"], "mnist", "train", "t")
-    learner = Learner(
-        config,
+        TrainConfig(epochs=1, batch_size=4),
         dataset,
         DistContext(device=torch.device("cpu")),
         compile=False,
         memory_format=torch.contiguous_format,
         autocast=autocast,
     )
+    return learner, dataset
+
+
+def _epoch_with_progress(stream: io.StringIO, show: bool, monkeypatch) -> dict:
+    """One training epoch of a tiny run whose progress bar draws on ``stream``."""
+    monkeypatch.setattr("sys.stderr", stream)
+    monkeypatch.setattr(learner_module, "_PROGRESS_INTERVAL_S", 0.0)
+    learner, dataset = _tiny_learner(16)
+    loader = BatchLoader(dataset, 4, shuffle=True, augment=False, drop_last=True, normalize=False)
+    return learner.train_epoch(loader, 1, "epoch 1/2", show)
+
+
+@pytest.mark.parametrize("autocast", [None, torch.bfloat16])
+def test_autocast_runs_training_steps_in_its_type_and_evaluation_in_float32(autocast):
+    learner, dataset = _tiny_learner(8, autocast)
     spike_types: set[torch.dtype] = set()
     for layer in learner.model.modules():
         if isinstance(layer, MTLIF):
@@ -168,6 +168,21 @@ def test_autocast_runs_training_steps_in_its_type_and_evaluation_in_float32(auto
     spike_types.clear()
     learner.evaluate({"test": loader})
     assert spike_types == {torch.float32}
+
+
+@pytest.mark.parametrize(
+    ("fields", "has_bfloat16"),
+    [
+        ({"flags": "fpu avx2 avx512f avx512_bf16"}, True),
+        ({"flags": "fpu avx2 amx_tile amx_bf16"}, True),
+        ({"Features": "fp asimd bf16 i8mm"}, True),  # ARM
+        ({"flags": "fpu avx2 fma f16c avx512f avx512bw"}, False),
+        ({}, False),  # no /proc/cpuinfo
+    ],
+)
+def test_cpu_bfloat16_support_is_read_from_cpuinfo(fields, has_bfloat16, monkeypatch):
+    monkeypatch.setattr(machine, "_cpuinfo", lambda: fields)
+    assert machine.cpu_has_bfloat16() is has_bfloat16
 
 
 def test_progress_bar_draws_steps_loss_and_accuracy(monkeypatch):

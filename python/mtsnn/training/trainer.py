@@ -18,7 +18,7 @@ import torch
 
 from mtsnn import keep_freed_memory
 from mtsnn.data import BatchLoader
-from mtsnn.machine import machine_info
+from mtsnn.machine import cpu_has_bfloat16, machine_info
 from mtsnn.models import count_parameters
 from mtsnn.training import distributed
 from mtsnn.training.checkpoint import Checkpoint, checkpoint_json, load_checkpoint, save_checkpoint
@@ -120,6 +120,13 @@ def _train(
 ) -> dict[str, Any] | None:
     run_dir, checkpoint, config, run = _open_run(options, run)
     _prepare_process(config, run, context, run_dir)
+    if run.bf16 and context.device.type == "cpu" and context.is_main and not cpu_has_bfloat16():
+        print(
+            "mtsnn train: warning: --bf16 on a CPU without bfloat16 instructions (AVX-512 BF16, "
+            "AMX): its convolutions are emulated, and a training step can take many times as "
+            "long as in float32",
+            file=sys.stderr,
+        )
     splits = load_splits(config, run.data_dir, run.download, context)
     if checkpoint is not None:
         splits.check_same_as(checkpoint.meta.get("dataset", {}))
