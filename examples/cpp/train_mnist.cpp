@@ -1,15 +1,17 @@
 // mtsnn-train-mnist: trains the MNIST (or Fashion-MNIST) ConvNet SNN in pure C++ with the mtsnn
 // C++ API, on the official IDX files (gzipped or not), with the recipe of `mtsnn train`: Adam,
 // a per-epoch cosine learning rate, random shifts of +-2 pixels (and flips for Fashion-MNIST),
-// and, as on the CPU there, channels-last conv weights and freed memory kept in the process.
+// and, as on the CPU there, channels-last conv weights and freed memory kept in the process;
+// --bf16 runs the forward passes of training under bfloat16 autocast, as `mtsnn train --bf16`.
 // Each epoch prints one line and writes an mtsnn checkpoint that Python reads
 // (`mtsnn eval --checkpoint OUT`); --evaluate reads any mtsnn checkpoint, Python's included.
 //
 //   mtsnn-train-mnist --data-dir DIR [--out DIR] [--epochs 8] [--timesteps 2] [--model convnet]
 //                     [--ann] [--batch-size 128] [--lr 0.001] [--seed 0] [--threads N]
 //                     [--limit-train N] [--limit-test N] [--no-augment] [--dataset fashion-mnist]
-//                     [--no-channels-last] [--no-keep-memory]
+//                     [--no-channels-last] [--no-keep-memory] [--bf16]
 //   mtsnn-train-mnist --evaluate RUN_DIR --data-dir DIR
+#include <ATen/autocast_mode.h>
 #include <mtsnn/mtsnn.h>
 #include <torch/torch.h>
 
@@ -41,6 +43,7 @@ struct Options {
   bool augment = true;
   bool channels_last = true;
   bool keep_memory = true;
+  bool bf16 = false;
   std::optional<int64_t> limit_train, limit_test;
 };
 
@@ -94,6 +97,8 @@ Options parse(int argc, char** argv) {
       options.channels_last = false;
     } else if (flag == "--no-keep-memory") {
       options.keep_memory = false;
+    } else if (flag == "--bf16") {
+      options.bf16 = true;
     } else if (flag == "--lr") {
       const std::string text = args.value();
       try {
@@ -147,6 +152,36 @@ torch::Tensor random_crop_flip(const torch::Tensor& images, bool flip, at::Gener
   return out;
 }
 
+// torch.autocast("cpu", dtype=torch.bfloat16) for C++, which has no such guard: while one is
+// alive (and enabled), convolutions and linear layers run in bfloat16, and the layers after them,
+// MT-LIF included, take bfloat16 in turn. The weights stay float32.
+class CpuBFloat16Autocast {
+ public:
+  explicit CpuBFloat16Autocast(bool enabled)
+      : enabled_(enabled),
+        previous_enabled_(at::autocast::is_autocast_enabled(at::kCPU)),
+        previous_dtype_(at::autocast::get_autocast_dtype(at::kCPU)) {
+    if (!enabled_) return;
+    at::autocast::set_autocast_enabled(at::kCPU, true);
+    at::autocast::set_autocast_dtype(at::kCPU, at::kBFloat16);
+    at::autocast::increment_nesting();
+  }
+  ~CpuBFloat16Autocast() {
+    if (!enabled_) return;
+    // As torch.autocast's exit: the casts of the weights cached within are dropped.
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    at::autocast::set_autocast_enabled(at::kCPU, previous_enabled_);
+    at::autocast::set_autocast_dtype(at::kCPU, previous_dtype_);
+  }
+  CpuBFloat16Autocast(const CpuBFloat16Autocast&) = delete;
+  CpuBFloat16Autocast& operator=(const CpuBFloat16Autocast&) = delete;
+
+ private:
+  bool enabled_;
+  bool previous_enabled_;
+  at::ScalarType previous_dtype_;
+};
+
 struct Figures {
   double loss = 0, accuracy = 0, seconds = 0;
 };
@@ -186,7 +221,12 @@ Figures train_epoch(mtsnn::models::ConvNet& model, torch::optim::Adam& optimizer
     torch::Tensor pixels = set.images.index_select(0, index);
     if (options.augment) pixels = random_crop_flip(pixels, facts.flip, augment_generator);
     const torch::Tensor labels = set.labels.index_select(0, index);
-    const torch::Tensor logits = model->forward(normalize(pixels, facts));
+    torch::Tensor logits;
+    {
+      const CpuBFloat16Autocast autocast(options.bf16);
+      logits = model->forward(normalize(pixels, facts));
+    }
+    logits = logits.to(torch::kFloat);  // the loss in float32, as `mtsnn train` computes it
     const torch::Tensor loss = torch::nn::functional::cross_entropy(
         logits, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
     optimizer.zero_grad();
@@ -259,11 +299,12 @@ int train(const Options& options) {
   torch::manual_seed(options.seed);
   mtsnn::models::ConvNet model = build(config, options.channels_last);
   torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(options.lr));
-  std::printf("training %s on %s (%lld train / %lld test images) in C++, %d threads, T = %lld\n",
+  std::printf("training %s on %s (%lld train / %lld test images) in C++, %d threads, T = %lld%s\n",
               options.model.c_str(), options.dataset.c_str(),
               static_cast<long long>(train_set.images.size(0)),
               static_cast<long long>(test_set.images.size(0)), at::get_num_threads(),
-              static_cast<long long>(model->timesteps()));
+              static_cast<long long>(model->timesteps()),
+              options.bf16 ? ", bfloat16 autocast" : "");
   for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
     const double lr = options.lr * 0.5 * (1 + std::cos(M_PI * epoch / options.epochs));
     for (auto& group : optimizer.param_groups()) {

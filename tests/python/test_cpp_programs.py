@@ -95,6 +95,23 @@ def test_cpp_trained_checkpoint_evaluates_in_python(data_dir, tmp_path):
     assert main(["analyze", "--checkpoint", str(out), "--no-plots", "--out", str(tmp_path)]) == 0
 
 
+def test_cpp_bf16_training_runs_under_autocast_and_evaluates_in_float32(data_dir, tmp_path):
+    runs = {}
+    for name, extra in (("float32", ()), ("bf16", ("--bf16",))):
+        out = tmp_path / name
+        args = ("--data-dir", data_dir, "--out", out, "--epochs", 1, "--batch-size", 32)
+        log = run("mtsnn-train-mnist", *args, "--threads", 1, *extra).stdout
+        assert ("bfloat16 autocast" in log) == bool(extra)
+        runs[name] = load_checkpoint(out)
+    float32, bf16 = (load_file(runs[name].tensors_path) for name in ("float32", "bf16"))
+    assert any(not torch.equal(bf16[key], float32[key]) for key in bf16)  # autocast took effect
+    assert {tensor.dtype for tensor in bf16.values()} == {
+        tensor.dtype for tensor in float32.values()
+    }
+    result = evaluate_checkpoint(tmp_path / "bf16", data_dir=data_dir)  # in float32
+    assert result["accuracy"] == runs["bf16"].meta["metrics"]["test_accuracy"]
+
+
 def test_python_trained_checkpoint_evaluates_in_cpp(python_run, data_dir):
     expected = evaluate_checkpoint(python_run, data_dir=data_dir)
     printed = run("mtsnn-train-mnist", "--evaluate", python_run, "--data-dir", data_dir).stdout
