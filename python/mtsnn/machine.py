@@ -64,9 +64,8 @@ def cpu_has_bfloat16() -> bool:
     """Whether the CPU reports bfloat16 arithmetic (x86: AVX-512 BF16 or AMX; ARM: BF16), without
     which oneDNN emulates bfloat16 convolutions and matrix products, many times slower than
     float32 ones."""
-    fields = _cpuinfo()
-    reported = set(fields.get("flags", "").split()) | set(fields.get("Features", "").split())
-    return bool(reported & {"avx512_bf16", "amx_bf16", "bf16"})
+    arm_features = set(_cpuinfo().get("Features", "").split())
+    return bool((cpu_flags() | arm_features) & {"avx512_bf16", "amx_bf16", "bf16"})
 
 
 def usable_cores() -> int:
