@@ -37,6 +37,16 @@ def _git_commit() -> str:
     return completed.stdout.strip()
 
 
+# Environment variables that cap other libraries' code to a lesser instruction set, as when an
+# AVX2 machine is imitated on an AVX-512 one: each one's key in the results and its words in the
+# report. oneDNN runs the convolutions (also under bfloat16 autocast); ATEN_CPU_CAPABILITY picks
+# ATen's CPU kernels and the vector width of Inductor's C++ code (torch.compile).
+INSTRUCTION_SET_CAPS = {
+    "ONEDNN_MAX_CPU_ISA": ("onednn_max_cpu_isa", "oneDNN capped at"),
+    "ATEN_CPU_CAPABILITY": ("aten_cpu_capability", "ATen and Inductor capped at"),
+}
+
+
 def machine_info(device: torch.device) -> dict:
     """mtsnn.machine.machine_info, plus the load, the git commit and, on CUDA, the GPU's
     properties."""
@@ -45,10 +55,9 @@ def machine_info(device: torch.device) -> dict:
         "load_average_at_start": list(os.getloadavg()),
         "git_commit": _git_commit(),
     }
-    # oneDNN (convolutions, also under bfloat16 autocast) capped to a lesser instruction set, as
-    # when an AVX2 machine is imitated on an AVX-512 one.
-    if os.environ.get("ONEDNN_MAX_CPU_ISA"):
-        info["onednn_max_cpu_isa"] = os.environ["ONEDNN_MAX_CPU_ISA"]
+    for variable, (key, _) in INSTRUCTION_SET_CAPS.items():
+        if os.environ.get(variable):
+            info[key] = os.environ[variable]
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)
         info["gpu"] = {
@@ -290,8 +299,9 @@ def render_markdown(data: dict) -> str:
     kernels = f"mtsnn {machine['mtsnn']}, CPU kernels {machine['mtsnn_cpu_capability']}"
     if machine.get("mtsnn_cpu_streaming_threshold"):
         kernels += f" streaming from {machine['mtsnn_cpu_streaming_threshold'] >> 20} MiB"
-    if machine.get("onednn_max_cpu_isa"):
-        kernels += f", oneDNN capped at {machine['onednn_max_cpu_isa']}"
+    for key, capped in INSTRUCTION_SET_CAPS.values():
+        if machine.get(key):
+            kernels += f", {capped} {machine[key]}"
     cpu = machine["cpu"]
     if machine.get("cpu_signature"):  # older files have neither
         extensions = " ".join(machine.get("cpu_vector_extensions", [])) or "no AVX2"

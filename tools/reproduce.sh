@@ -10,7 +10,8 @@
 # time-to-accuracy run: run it alone on the machine). The val-bf16-* runs chose the fast recipe
 # under --bf16 (bfloat16 autocast; a CPU with AVX-512 BF16 or AMX) on those images, and the
 # mnist-T2-K3-convnet3-bf16-fast runs (seeds 0-2, each alone on the machine) are that recipe on
-# the whole training set. Each run writes runs/<name>/summary.json with its exact command line,
+# the whole training set; mnist-T2-K3-convnet3-fp32-xeon is that recipe in float32, as on a CPU
+# without bfloat16 instructions (alone on the machine). Each run writes runs/<name>/summary.json with its exact command line,
 # seed and final-epoch accuracy.
 #
 #   MNIST_DIR=... FASHION_DIR=... bash tools/reproduce.sh [name ...]   # default: every run
@@ -55,6 +56,7 @@ declare -A runs=(
   [mnist-T2-K3-convnet3-bf16-fast]="--dataset mnist --data-dir $mnist --timesteps 2 --model convnet3 --epochs 8 --batch-size 256 --lr 0.002 --bf16"
   [mnist-T2-K3-convnet3-bf16-fast-seed1]="--dataset mnist --data-dir $mnist --timesteps 2 --model convnet3 --epochs 8 --batch-size 256 --lr 0.002 --bf16 --seed 1"
   [mnist-T2-K3-convnet3-bf16-fast-seed2]="--dataset mnist --data-dir $mnist --timesteps 2 --model convnet3 --epochs 8 --batch-size 256 --lr 0.002 --bf16 --seed 2"
+  [mnist-T2-K3-convnet3-fp32-xeon]="--dataset mnist --data-dir $mnist --timesteps 2 --model convnet3 --epochs 8 --batch-size 256 --lr 0.002"
   [cifar10-subset]="--dataset cifar10 --data-dir $cifar --model vgg11 --epochs 3 --limit-train 4000 --limit-test 1000"
 )
 order=(mnist-T2-K3 mnist-T2-K3-12ep fashion-T2-K3 fashion-T2-K3-convnet3 mnist-T2-K3-convnet3 mnist-ann-convnet3 fashion-ann-convnet3 mnist-ann fashion-ann mnist-T1-K3 fashion-T1-K3 ablation-K1
@@ -64,7 +66,7 @@ order=(mnist-T2-K3 mnist-T2-K3-12ep fashion-T2-K3 fashion-T2-K3-convnet3 mnist-T
   mnist-T2-K3-convnet3-rot10-scale10-seed2 val-fast-b128-e12 val-fast-b256-e10 val-fast-b256-e12
   mnist-T2-K3-fast val-bf16-b256-e12 val-bf16-b256-e20 val-bf16-c3-b256-e8
   mnist-T2-K3-convnet3-bf16-fast mnist-T2-K3-convnet3-bf16-fast-seed1
-  mnist-T2-K3-convnet3-bf16-fast-seed2)
+  mnist-T2-K3-convnet3-bf16-fast-seed2 mnist-T2-K3-convnet3-fp32-xeon)
 for name in "${@:-${order[@]}}"; do
   # shellcheck disable=SC2086  # the option strings split into words on purpose
   train ${runs[$name]} --out "runs/$name"

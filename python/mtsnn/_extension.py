@@ -42,7 +42,12 @@ def built_with_cuda() -> bool:
 
 
 def cpu_capability() -> str:
-    """The CPU kernel variant in use: 'avx512', 'avx2' or 'default'."""
+    """The CPU kernel variant in use: 'avx512', 'avx2' or 'default'.
+
+    At start-up it is the one $MTSNN_CPU_CAPABILITY names (an error if this processor lacks it),
+    else the one $ATEN_CPU_CAPABILITY names where this processor has it (that variable also caps
+    ATen's kernels and torch.compile's code), else the best this processor supports.
+    """
     return str(require_extension().cpu_capability())
 
 
@@ -57,7 +62,8 @@ def cpu_streaming_threshold() -> int:
 
     Streaming stores skip the caches: an output larger than the last-level cache is evicted before
     anything reads it, and a streaming store saves reading each line of it before writing. The
-    default is the size of the last-level cache (32 MiB where the system does not tell it). A
+    default is the size of the last-level cache, at most 32 MiB (32 MiB where the system does not
+    tell it; a large L3 shared by many cores serves a few of them like a smaller one). A
     float32 or float64 forward pass over two or more steps whose input and output together reach
     this size also runs in short chunks of neurons, faster than whole blocks when the traffic
     leaves the cache.

@@ -152,17 +152,24 @@ def test_unknown_implementation_is_rejected(tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir())
 
 
-def test_report_names_a_capped_onednn(monkeypatch) -> None:
+@pytest.mark.parametrize(
+    "variable, key, words",
+    [
+        ("ONEDNN_MAX_CPU_ISA", "onednn_max_cpu_isa", "oneDNN capped at AVX2"),
+        ("ATEN_CPU_CAPABILITY", "aten_cpu_capability", "ATen and Inductor capped at AVX2"),
+    ],
+)
+def test_report_names_an_instruction_set_cap(monkeypatch, variable, key, words) -> None:
     monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
     import report
 
-    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    monkeypatch.setenv(variable, "AVX2")
     machine = report.machine_info(torch.device("cpu"))
     data = {"device": "cpu", "quick": False, "created": "now", "json": "cpu.json"}
     data |= {"machine": {**machine, "torch_threads": 1}, "settings": {"sections": []}}
-    assert "oneDNN capped at AVX2" in report.render_markdown(data)
-    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
-    assert "onednn_max_cpu_isa" not in report.machine_info(torch.device("cpu"))
+    assert words in report.render_markdown(data)
+    monkeypatch.delenv(variable)
+    assert key not in report.machine_info(torch.device("cpu"))
 
 
 def test_calls_per_sample_come_from_a_warm_call(monkeypatch) -> None:

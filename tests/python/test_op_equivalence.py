@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -231,9 +234,32 @@ def test_every_cpu_variant_matches_reference_on_a_static_input(dtype, cpu_loops)
 
 
 def test_streaming_threshold_must_be_a_bytes_count():
-    assert mtsnn.cpu_streaming_threshold() > 0  # the last-level cache, or 32 MiB
+    # the last-level cache, at most 32 MiB (32 MiB where the system does not tell it)
+    assert 0 < mtsnn.cpu_streaming_threshold() <= 32 << 20
     with pytest.raises(ValueError, match="streaming threshold"):
         mtsnn.set_cpu_streaming_threshold(-1)
+
+
+def _start_up_variant(**variables: str) -> str:
+    """The CPU kernel variant a fresh process chooses with these environment variables set."""
+    unset = ("MTSNN_CPU_CAPABILITY", "ATEN_CPU_CAPABILITY")
+    environment = {k: v for k, v in os.environ.items() if k not in unset} | variables
+    program = "import mtsnn; print(mtsnn.cpu_capability())"
+    completed = subprocess.run(
+        [sys.executable, "-c", program], env=environment, capture_output=True, text=True, check=True
+    )
+    return completed.stdout.split()[-1]
+
+
+def test_start_up_variant_follows_mtsnn_then_aten_variables():
+    best = _start_up_variant()
+    supported = list(each_cpu_variant())
+    assert best == supported[-1]
+    for name in supported:
+        assert _start_up_variant(ATEN_CPU_CAPABILITY=name) == name
+    assert _start_up_variant(ATEN_CPU_CAPABILITY="zvector") == best  # ignored, as ATen does
+    pinned = _start_up_variant(ATEN_CPU_CAPABILITY="default", MTSNN_CPU_CAPABILITY=best)
+    assert pinned == best  # mtsnn's own variable comes first
 
 
 def test_unknown_cpu_variant_is_refused():

@@ -7,20 +7,22 @@
 
 namespace mtsnn {
 
-// The CPU kernel variant in use: "avx512", "avx2" or "default". The best one the processor
-// supports is chosen when the library loads unless $MTSNN_CPU_CAPABILITY names one;
-// set_cpu_capability switches it (for comparisons; c10::ValueError if unsupported here).
+// The CPU kernel variant in use: "avx512", "avx2" or "default". It is chosen on first use: the
+// one $MTSNN_CPU_CAPABILITY names, else the one $ATEN_CPU_CAPABILITY names where the processor
+// supports it (PyTorch's variable, which caps ATen's kernels and torch.compile's code too), else
+// the best the processor supports; set_cpu_capability switches it (for comparisons;
+// c10::ValueError if unsupported here).
 const char* cpu_capability();
 void set_cpu_capability(const std::string& name);
 
 // The CPU kernels write a float32 or float64 output of at least this many bytes with streaming
 // stores, which skip the caches: an output larger than the last-level cache is evicted before
 // anything reads it, and a streaming store saves reading each line of it before writing
-// (bfloat16 and float16 outputs never stream: measured slower). The default is the size of
-// the last-level cache (32 MiB where the system does not tell it); 0 streams every output, and
-// INT64_MAX none (for comparisons and tests; c10::ValueError if negative). A float32 or float64
-// forward pass over two or more steps whose input and output together reach this size also runs
-// in short chunks of neurons, faster than whole blocks when the traffic leaves the cache.
+// (bfloat16 and float16 outputs never stream: measured slower). The default is the size of the
+// last-level cache, at most 32 MiB (32 MiB where the system does not tell it); 0 streams every
+// output, and INT64_MAX none (for comparisons and tests; c10::ValueError if negative). A float32
+// or float64 forward pass over two or more steps whose input and output together reach this size
+// also runs in short chunks of neurons, faster than whole blocks when the traffic leaves the cache.
 int64_t cpu_streaming_threshold();
 void set_cpu_streaming_threshold(int64_t bytes);
 
