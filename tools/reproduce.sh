@@ -11,8 +11,8 @@
 # under --bf16 (bfloat16 autocast; a CPU with AVX-512 BF16 or AMX) on those images, and the
 # mnist-T2-K3-convnet3-bf16-fast runs (seeds 0-2, each alone on the machine) are that recipe on
 # the whole training set; mnist-T2-K3-convnet3-fp32-xeon is that recipe in float32, as on a CPU
-# without bfloat16 instructions (alone on the machine). Each run writes runs/<name>/summary.json with its exact command line,
-# seed and final-epoch accuracy.
+# without bfloat16 instructions (alone on the machine; first run on a Xeon). Each run writes
+# runs/<name>/summary.json with its exact command line, seed and final-epoch accuracy.
 #
 #   MNIST_DIR=... FASHION_DIR=... bash tools/reproduce.sh [name ...]   # default: every run
 set -euo pipefail

@@ -59,8 +59,8 @@ const Variant* find_variant(const std::string& name) {
 
 // The variant that ATEN_CPU_CAPABILITY names, where this processor supports it, else none. That
 // variable picks ATen's CPU kernels and the vector width of torch.compile's C++ code, so one
-// setting imitates a lesser processor for all three; as ATen does, it ignores a value it cannot
-// honour.
+// setting imitates a lesser processor for all three. As Inductor does, a name this processor
+// lacks is ignored, and so is an unknown one (ATen honours any name it was built with).
 const Variant* aten_variant() {
   const char* aten = std::getenv("ATEN_CPU_CAPABILITY");
   if (aten == nullptr) return nullptr;

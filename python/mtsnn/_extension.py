@@ -44,7 +44,7 @@ def built_with_cuda() -> bool:
 def cpu_capability() -> str:
     """The CPU kernel variant in use: 'avx512', 'avx2' or 'default'.
 
-    At start-up it is the one $MTSNN_CPU_CAPABILITY names (an error if this processor lacks it),
+    On first use it is the one $MTSNN_CPU_CAPABILITY names (an error if this processor lacks it),
     else the one $ATEN_CPU_CAPABILITY names where this processor has it (that variable also caps
     ATen's kernels and torch.compile's code), else the best this processor supports.
     """

@@ -234,7 +234,8 @@ def test_every_cpu_variant_matches_reference_on_a_static_input(dtype, cpu_loops)
 
 
 def test_streaming_threshold_must_be_a_bytes_count():
-    # the last-level cache, at most 32 MiB (32 MiB where the system does not tell it)
+    # the last-level cache, at most 32 MiB (32 MiB where the system does not tell it); the cap is
+    # seen where sysfs reports a larger cache (260 MiB on a Xeon VM)
     assert 0 < mtsnn.cpu_streaming_threshold() <= 32 << 20
     with pytest.raises(ValueError, match="streaming threshold"):
         mtsnn.set_cpu_streaming_threshold(-1)
@@ -246,18 +247,27 @@ def _start_up_variant(**variables: str) -> str:
     environment = {k: v for k, v in os.environ.items() if k not in unset} | variables
     program = "import mtsnn; print(mtsnn.cpu_capability())"
     completed = subprocess.run(
-        [sys.executable, "-c", program], env=environment, capture_output=True, text=True, check=True
+        [sys.executable, "-c", program],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
+    assert completed.returncode == 0, completed.stderr
     return completed.stdout.split()[-1]
 
 
 def test_start_up_variant_follows_mtsnn_then_aten_variables():
-    best = _start_up_variant()
     supported = list(each_cpu_variant())
+    if len(supported) == 1:
+        pytest.skip("this build or processor has one CPU variant only")
+    best = _start_up_variant()
     assert best == supported[-1]
     for name in supported:
         assert _start_up_variant(ATEN_CPU_CAPABILITY=name) == name
-    assert _start_up_variant(ATEN_CPU_CAPABILITY="zvector") == best  # ignored, as ATen does
+    for name in {"avx2", "avx512"} - set(supported):  # a variant this processor lacks is ignored
+        assert _start_up_variant(ATEN_CPU_CAPABILITY=name) == best
+    assert _start_up_variant(ATEN_CPU_CAPABILITY="zvector") == best  # so is an unknown name
     pinned = _start_up_variant(ATEN_CPU_CAPABILITY="default", MTSNN_CPU_CAPABILITY=best)
     assert pinned == best  # mtsnn's own variable comes first
 
