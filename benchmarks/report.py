@@ -38,15 +38,12 @@ def _git_commit() -> str:
 
 
 # Environment variables that cap other libraries' code to a lesser instruction set, as when an
-# AVX2 machine is imitated on an AVX-512 one: each one's key in the results and its words in the
-# report. oneDNN runs the convolutions (also under bfloat16 autocast); ATEN_CPU_CAPABILITY picks
-# ATen's CPU kernels, the vector width of Inductor's C++ code (torch.compile) and, unless
+# AVX2 machine is imitated on an AVX-512 one; the results keep each under its name in lower case.
+# oneDNN runs the convolutions (also under bfloat16 autocast); ATEN_CPU_CAPABILITY picks ATen's
+# CPU kernels, the vector width of Inductor's C++ code (torch.compile) and, unless
 # MTSNN_CPU_CAPABILITY is set, mtsnn's variant. The report names the variable with its value as
 # set, since each library decides what it honours (the kernels columns say what mtsnn ran).
-INSTRUCTION_SET_CAPS = {
-    "ONEDNN_MAX_CPU_ISA": ("onednn_max_cpu_isa", "ONEDNN_MAX_CPU_ISA="),
-    "ATEN_CPU_CAPABILITY": ("aten_cpu_capability", "ATEN_CPU_CAPABILITY="),
-}
+INSTRUCTION_SET_CAPS = ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY")
 
 
 def machine_info(device: torch.device) -> dict:
@@ -57,9 +54,9 @@ def machine_info(device: torch.device) -> dict:
         "load_average_at_start": list(os.getloadavg()),
         "git_commit": _git_commit(),
     }
-    for variable, (key, _) in INSTRUCTION_SET_CAPS.items():
+    for variable in INSTRUCTION_SET_CAPS:
         if os.environ.get(variable):
-            info[key] = os.environ[variable]
+            info[variable.lower()] = os.environ[variable]
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)
         info["gpu"] = {
@@ -301,9 +298,9 @@ def render_markdown(data: dict) -> str:
     kernels = f"mtsnn {machine['mtsnn']}, CPU kernels {machine['mtsnn_cpu_capability']}"
     if machine.get("mtsnn_cpu_streaming_threshold"):
         kernels += f" streaming from {machine['mtsnn_cpu_streaming_threshold'] >> 20} MiB"
-    for key, capped in INSTRUCTION_SET_CAPS.values():
-        if machine.get(key):
-            kernels += f", {capped}{machine[key]}"
+    for variable in INSTRUCTION_SET_CAPS:
+        if machine.get(variable.lower()):
+            kernels += f", {variable}={machine[variable.lower()]}"
     cpu = machine["cpu"]
     if machine.get("cpu_signature"):  # older files have neither
         extensions = " ".join(machine.get("cpu_vector_extensions", [])) or "no AVX2"

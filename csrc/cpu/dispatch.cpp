@@ -44,17 +44,21 @@ constexpr Variant kVariants[] = {
     {"default", cpu::default_kernels, always},
 };
 
-const Variant* find_variant(const std::string& name) {
+// The variant called `name`, supported here or not; nullptr for an unknown name.
+const Variant* variant_named(const std::string& name) {
   for (const Variant& variant : kVariants) {
-    if (name == variant.name) {
-      TORCH_CHECK_VALUE(variant.supported(),
-                        "mtsnn: this processor or build does not support the '", name,
-                        "' CPU kernels");
-      return &variant;
-    }
+    if (name == variant.name) return &variant;
   }
-  TORCH_CHECK_VALUE(false, "mtsnn: unknown CPU capability '", name,
+  return nullptr;
+}
+
+const Variant* find_variant(const std::string& name) {
+  const Variant* variant = variant_named(name);
+  TORCH_CHECK_VALUE(variant != nullptr, "mtsnn: unknown CPU capability '", name,
                     "'; expected 'avx512', 'avx2' or 'default'");
+  TORCH_CHECK_VALUE(variant->supported(), "mtsnn: this processor or build does not support the '",
+                    name, "' CPU kernels");
+  return variant;
 }
 
 // The variant that ATEN_CPU_CAPABILITY names, where this processor supports it, else none. That
@@ -63,11 +67,8 @@ const Variant* find_variant(const std::string& name) {
 // lacks is ignored, and so is an unknown one (ATen honours any name it was built with).
 const Variant* aten_variant() {
   const char* aten = std::getenv("ATEN_CPU_CAPABILITY");
-  if (aten == nullptr) return nullptr;
-  for (const Variant& variant : kVariants) {
-    if (std::string(aten) == variant.name && variant.supported()) return &variant;
-  }
-  return nullptr;
+  const Variant* variant = aten == nullptr ? nullptr : variant_named(aten);
+  return variant != nullptr && variant->supported() ? variant : nullptr;
 }
 
 // MTSNN_CPU_CAPABILITY pins a variant (for tests and comparisons); without it, ATEN_CPU_CAPABILITY
