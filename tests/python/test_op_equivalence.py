@@ -118,21 +118,15 @@ def test_large_inputs_saturate_at_k(device, num_thresholds):
     assert spikes.flatten().tolist() == expected
 
 
-@pytest.fixture(params=["blocks", "chunks", "chunks, streamed"])
+@pytest.fixture(params=["blocks", "streamed"])
 def cpu_loops(request):
     """Runs a test through each of the CPU forward's loops, chosen by the streaming threshold
-    (loops.h): blocks, outputs through the caches (the default, above these small calls); for
-    float32/float64 and T >= 2 chunks, the output through the caches (just above the output's
-    size, below the input's and output's together); chunks, every output streamed (0). Yields a
-    function that sets the threshold for an input x [T, ...]."""
+    (loops.h): blocks, outputs through the caches (the default, above these small calls); every
+    output streamed (0), in blocks at T = 1 and, for float32/float64 and T >= 2, in chunks (a
+    forward in chunks always streams: forward_streams_output)."""
     default = mtsnn.cpu_streaming_threshold()
-
-    def set_for(x: torch.Tensor) -> None:
-        output_bytes = x.numel() * x.element_size()
-        thresholds = {"blocks": default, "chunks": output_bytes + 1, "chunks, streamed": 0}
-        mtsnn.set_cpu_streaming_threshold(thresholds[request.param])
-
-    yield set_for
+    mtsnn.set_cpu_streaming_threshold({"blocks": default, "streamed": 0}[request.param])
+    yield
     mtsnn.set_cpu_streaming_threshold(default)
 
 
@@ -154,7 +148,8 @@ def each_cpu_variant():
 # T = 3 and 6: the kernels' blocks are longer up to T = 4 than beyond (block_elements in loops.h);
 # T = 1: one step that both starts the recurrence and ends it (the paper's regime).
 @pytest.mark.parametrize("num_steps", [1, 3, 6])
-def test_every_cpu_variant_matches_reference(num_steps, cpu_loops):
+@pytest.mark.usefixtures("cpu_loops")
+def test_every_cpu_variant_matches_reference(num_steps):
     variants = []
     for name in each_cpu_variant():
         variants.append(name)
@@ -163,7 +158,6 @@ def test_every_cpu_variant_matches_reference(num_steps, cpu_loops):
             # for streaming stores, and the last block is partial.
             shape = (num_steps, 1031)
             x = spread_input(shape, 4, 1.0, torch.float32, "cpu")
-            cpu_loops(x)
             for v0, grad_v_last in ((torch.randn(shape[1:]), torch.randn(shape[1:])), (None, None)):
                 fused, ref = run_both(
                     x,
@@ -224,11 +218,11 @@ def test_every_cpu_variant_stores_every_spike_count_exactly(dtype, num_threshold
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_every_cpu_variant_matches_reference_on_a_static_input(dtype, cpu_loops):
+@pytest.mark.usefixtures("cpu_loops")
+def test_every_cpu_variant_matches_reference_on_a_static_input(dtype):
     # x expanded over time (time stride 0): every step reads the same slab.
     x = spread_input((1031,), 3, 1.0, dtype, "cpu").expand(5, -1)
     for _ in each_cpu_variant():
-        cpu_loops(x)
         fused, ref = run_both(x, torch.randn(x.shape, dtype=dtype), None, reset="hard")
         assert_same(fused, ref, dtype)
 
