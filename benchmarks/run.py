@@ -34,7 +34,12 @@ import mtsnn
 from mtsnn.machine import usable_cores
 
 SECTIONS = ("neuron", "bandwidth", "train", "gbench", "cpptrain", "deploy")
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+DTYPES = {
+    "float32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "float16": torch.float16,
+    "float64": torch.float64,
+}
 # Neurons per time step: 4K and 64K (small layers of a small network, where per-call costs show),
 # 1M and 4M.
 DEFAULT_SIZES = {"cpu": "4K,64K,1M,4M", "cuda": "16M"}

@@ -27,7 +27,17 @@ cmake -S . -B build/asan -G Ninja -DPython3_EXECUTABLE="$py" -DMTSNN_SANITIZE=ON
   -DMTSNN_BUILD_BENCHMARKS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" >/dev/null
 cmake --build build/asan -j2
-ctest --test-dir build/asan --output-on-failure -j2
+# The suite's binary runs as two shards side by side rather than through ctest, which starts one
+# process per test: each loads LibTorch and the sanitizers' runtime anew (on 2 Zen 3 cores, 120 tests
+# in 129 s through ctest against 52 s in one process).
+status=0
+pids=()
+for shard in 0 1; do
+  GTEST_TOTAL_SHARDS=2 GTEST_SHARD_INDEX=$shard build/asan/mtsnn_tests --gtest_brief=1 &
+  pids+=($!)
+done
+for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+[ "$status" = 0 ]
 
 echo "== the installed CMake package, and the C++ programs of examples/cpp built on it"
 rm -rf build/install

@@ -619,22 +619,36 @@ inline int64_t block_grain(int64_t num_steps, int64_t block) {
   return std::max<int64_t>(1, (int64_t{1} << 14) / (block * std::max<int64_t>(1, num_steps)));
 }
 
+// Whether the backward loops for compute type Acc get a compile-time K. Not for float64, the dtype
+// of checks (gradcheck, the reference) rather than of training: its backward reads K at run time,
+// which leaves out a fifth of the backward cases that each kernel file compiles, and about as much
+// of its compile time (docs/benchmarks.md, build time); forward + backward stayed 7-10x faster than
+// torch.compile (7-16x before). Its forward keeps a fixed K: with K read at run time it
+// ran at 0.6-1.3x torch.compile instead of 0.9-1.7x (64K and 1M neurons, T = 1-4; rounds in
+// benchmarks/results/ab-float64-backward-k-20261207).
+template <typename Acc>
+constexpr bool kBackwardFixesK = !std::is_same_v<Acc, double>;
+
 // Calls body(reset, fixed_k) with both as compile-time constants (std::integral_constant):
-// fixed_k is K for K <= 4, else 0 (the loops then read K at run time).
-template <typename Body>
+// fixed_k is K for K <= 4 when kFixK, else 0 (the loops then read K at run time).
+template <bool kFixK, typename Body>
 void with_reset_and_k(Reset reset, int64_t num_thresholds, Body&& body) {
   const auto with_k = [&](auto reset_constant) {
-    switch (num_thresholds) {
-      case 1:
-        return body(reset_constant, std::integral_constant<int, 1>{});
-      case 2:
-        return body(reset_constant, std::integral_constant<int, 2>{});
-      case 3:
-        return body(reset_constant, std::integral_constant<int, 3>{});
-      case 4:
-        return body(reset_constant, std::integral_constant<int, 4>{});
-      default:
-        return body(reset_constant, std::integral_constant<int, 0>{});
+    if constexpr (!kFixK) {
+      return body(reset_constant, std::integral_constant<int, 0>{});
+    } else {
+      switch (num_thresholds) {
+        case 1:
+          return body(reset_constant, std::integral_constant<int, 1>{});
+        case 2:
+          return body(reset_constant, std::integral_constant<int, 2>{});
+        case 3:
+          return body(reset_constant, std::integral_constant<int, 3>{});
+        case 4:
+          return body(reset_constant, std::integral_constant<int, 4>{});
+        default:
+          return body(reset_constant, std::integral_constant<int, 0>{});
+      }
     }
   };
   switch (reset) {
@@ -667,7 +681,7 @@ void run_forward(const ForwardArgs<Scalar, Acc>& args, Reset reset) {
   const bool in_chunks =
       forward_in_chunks<Scalar>(args.num_steps, args.num_elements, args.x_stride_t);
   const bool stream = forward_streams_output<Scalar>(args.num_steps, args.num_elements, in_chunks);
-  with_reset_and_k(reset, num_thresholds, [&](auto reset_constant, auto fixed_k) {
+  with_reset_and_k<true>(reset, num_thresholds, [&](auto reset_constant, auto fixed_k) {
     at::parallel_for(0, blocks, block_grain(args.num_steps, block),
                      [&](int64_t first, int64_t last) {
                        BlockBuffers<Acc> buf(0, block, stream);
@@ -690,26 +704,27 @@ void run_backward(const BackwardArgs<Scalar, Acc>& args, Reset reset) {
   const int64_t blocks = num_blocks(args.num_elements, block);
   const auto num_thresholds = static_cast<int64_t>(args.params.num_thresholds);
   const bool stream = streams_output<Scalar>(args.num_steps, args.num_elements);
-  with_reset_and_k(reset, num_thresholds, [&](auto reset_constant, auto fixed_k) {
-    with_surrogate(args.surrogate, [&](auto surrogate_constant) {
-      at::parallel_for(
-          0, blocks, block_grain(args.num_steps, block), [&](int64_t first, int64_t last) {
-            BlockBuffers<Acc> buf(args.num_steps, block, stream);
-            for (int64_t b = first; b < last; ++b) {
-              const int64_t begin = b * block;
-              const int64_t count = std::min(block, args.num_elements - begin);
-              const Acc partial =
-                  backward_block<decltype(reset_constant)::value,
-                                 decltype(surrogate_constant)::value, decltype(fixed_k)::value>(
-                      args, begin, count, buf);
-              if (args.decay_partials) {
-                args.decay_partials[b] = partial;
-              }
-            }
-            if (stream) fence_streaming_stores();
-          });
-    });
-  });
+  with_reset_and_k<kBackwardFixesK<Acc>>(
+      reset, num_thresholds, [&](auto reset_constant, auto fixed_k) {
+        with_surrogate(args.surrogate, [&](auto surrogate_constant) {
+          at::parallel_for(
+              0, blocks, block_grain(args.num_steps, block), [&](int64_t first, int64_t last) {
+                BlockBuffers<Acc> buf(args.num_steps, block, stream);
+                for (int64_t b = first; b < last; ++b) {
+                  const int64_t begin = b * block;
+                  const int64_t count = std::min(block, args.num_elements - begin);
+                  const Acc partial =
+                      backward_block<decltype(reset_constant)::value,
+                                     decltype(surrogate_constant)::value, decltype(fixed_k)::value>(
+                          args, begin, count, buf);
+                  if (args.decay_partials) {
+                    args.decay_partials[b] = partial;
+                  }
+                }
+                if (stream) fence_streaming_stores();
+              });
+        });
+      });
 }
 
 inline void forward(const ForwardProblem& problem) {
