@@ -8,6 +8,19 @@ cd "$(dirname "$0")/.."
 py="$PWD/.venv/bin/python"
 torch_cmake=$("$py" -c "import torch; print(torch.utils.cmake_prefix_path)")
 
+# Runs a GoogleTest binary as two shards side by side rather than through ctest, which starts one
+# process per test: each loads LibTorch (and, sanitized, the sanitizers' runtime) anew. On 2 Zen 3
+# cores, 120 tests in 44 s (plain) and 129 s (sanitized) through ctest, against 10 s and 26 s.
+run_googletest() {
+  local status=0 pids=() shard
+  for shard in 0 1; do
+    GTEST_TOTAL_SHARDS=2 GTEST_SHARD_INDEX=$shard "$1" --gtest_brief=1 &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+  return "$status"
+}
+
 echo "== lint"
 "$py" -m ruff check python tests tools benchmarks
 "$py" -m ruff format --check python tests tools benchmarks
@@ -17,7 +30,7 @@ clang-format --dry-run --Werror csrc/*.cpp csrc/*/*.h csrc/*/*.cpp csrc/include/
 echo "== C++ build and GoogleTest"
 cmake -S . -B build/cmake -G Ninja -DPython3_EXECUTABLE="$py" >/dev/null
 cmake --build build/cmake -j2
-ctest --test-dir build/cmake --output-on-failure -j2
+run_googletest build/cmake/mtsnn_tests
 
 echo "== GoogleTest under AddressSanitizer + UndefinedBehaviorSanitizer"
 # -O2 keeps the loops vectorised, as in the release build. Line tables (-g1) are all that a
@@ -27,17 +40,7 @@ cmake -S . -B build/asan -G Ninja -DPython3_EXECUTABLE="$py" -DMTSNN_SANITIZE=ON
   -DMTSNN_BUILD_BENCHMARKS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" >/dev/null
 cmake --build build/asan -j2
-# The suite's binary runs as two shards side by side rather than through ctest, which starts one
-# process per test: each loads LibTorch and the sanitizers' runtime anew (on 2 Zen 3 cores, 120 tests
-# in 129 s through ctest against 52 s in one process).
-status=0
-pids=()
-for shard in 0 1; do
-  GTEST_TOTAL_SHARDS=2 GTEST_SHARD_INDEX=$shard build/asan/mtsnn_tests --gtest_brief=1 &
-  pids+=($!)
-done
-for pid in "${pids[@]}"; do wait "$pid" || status=1; done
-[ "$status" = 0 ]
+run_googletest build/asan/mtsnn_tests
 
 echo "== the installed CMake package, and the C++ programs of examples/cpp built on it"
 rm -rf build/install
