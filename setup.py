@@ -48,6 +48,10 @@ def want_cuda() -> bool:
 def extension():
     debug = os.environ.get("MTSNN_DEBUG") == "1"
     optimise = ["-O0", "-g"] if debug else ["-O3"]
+    # setuptools passes Python's own CFLAGS first, and they hold -g: with debug information a CPU
+    # kernel file compiles a third slower (2 Zen 3 cores: 139 s against 105 s) and its object is
+    # 8 times as large.
+    cxx_debug_info = [] if debug else ["-g0"]
     sources = [*BUILD["operator"], *BUILD["python_module"]]
     common = dict(
         name="mtsnn._C",
@@ -57,7 +61,7 @@ def extension():
     # torch's headers as system headers (GCC then ignores their -I), so that the warning flags
     # apply to mtsnn's own code only, as in the CMake build.
     system_headers = [f"-isystem{path}" for path in include_paths()]
-    cxx_flags = [*optimise, "-std=c++17", *BUILD["cxx_flags"], *system_headers]
+    cxx_flags = [*optimise, *cxx_debug_info, "-std=c++17", *BUILD["cxx_flags"], *system_headers]
     if want_cuda():
         os.environ.setdefault("TORCH_CUDA_ARCH_LIST", BUILD["cuda_architectures"])
         nvcc_flags = [*optimise, "-std=c++17", *BUILD["cuda_flags"]]
