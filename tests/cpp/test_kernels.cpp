@@ -10,6 +10,7 @@
 #include <limits>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "naive_neuron.h"
@@ -104,7 +105,8 @@ INSTANTIATE_TEST_SUITE_P(AllOptions, KernelsMatchNaiveLoop,
 // Outputs written with streaming stores (threshold 0, at which the forward also runs in chunks)
 // are bit for bit those written through the caches by the blocks, in every variant and in the
 // dtypes that stream (bfloat16 and float16 never do): on rows aligned to the stores' width
-// ([T, 4096]) and not ([T, 1031]: from the second row on, and a partial last block).
+// ([T, 4096]) and not ([T, 1031]: from the second row on, and a partial last block), and at T = 1,
+// where cached outputs run in longer blocks, over several of them and a partial one ([1, 17415]).
 TEST(Kernels, StreamedOutputsEqualCachedOnes) {
   const std::string original_variant = mtsnn::cpu_capability();
   const int64_t original_threshold = mtsnn::cpu_streaming_threshold();
@@ -120,16 +122,24 @@ TEST(Kernels, StreamedOutputsEqualCachedOnes) {
   for (const std::string& variant : cpu_variants()) {
     mtsnn::set_cpu_capability(variant);
     for (const at::ScalarType dtype : {at::kFloat, at::kDouble}) {
-      for (const int64_t neurons : {4096, 1031}) {
-        SCOPED_TRACE(variant + " " + c10::toString(dtype) + " N=" + std::to_string(neurons));
-        const at::Tensor x = (at::randn({3, neurons}) * 2).to(dtype);
+      for (const auto [steps, neurons] :
+           {std::pair<int64_t, int64_t>{3, 4096}, {3, 1031}, {1, 17415}}) {
+        SCOPED_TRACE(variant + " " + c10::toString(dtype) + " T=" + std::to_string(steps) +
+                     " N=" + std::to_string(neurons));
+        const at::Tensor x = (at::randn({steps, neurons}) * 2).to(dtype);
         const at::Tensor v0 = at::randn({neurons}).to(dtype);
-        const at::Tensor grad_s = at::randn({3, neurons}).to(dtype);
+        const at::Tensor grad_s = at::randn({steps, neurons}).to(dtype);
         const at::Tensor grad_v = at::randn({neurons}).to(dtype);
         const auto streamed = run(x, v0, grad_s, grad_v, 0);
         const auto cached = run(x, v0, grad_s, grad_v, std::numeric_limits<int64_t>::max());
         for (size_t i = 0; i < streamed.size(); ++i) {
-          EXPECT_TRUE(at::equal(streamed[i], cached[i])) << "output " << i;
+          if (i == 4 && steps == 1) {
+            // grad_decay sums one partial per block, and at T = 1 a streamed output keeps the
+            // shorter blocks (block_elements): the same sum, rounded in another order.
+            EXPECT_TRUE(at::allclose(streamed[i], cached[i], 1e-5, 1e-5)) << "grad_decay";
+          } else {
+            EXPECT_TRUE(at::equal(streamed[i], cached[i])) << "output " << i;
+          }
         }
       }
     }

@@ -66,6 +66,34 @@ def test_no_gradient_for_inputs_that_do_not_require_it(device):
     assert x.grad is not None and v0.grad is None and decay.grad is None
 
 
+@pytest.mark.parametrize("grad_mode", [True, False])
+def test_a_call_without_gradients_records_nothing(device, grad_mode):
+    # Nothing requires a gradient, or grad mode is off: the kernel runs without an autograd node
+    # (autograd.cpp), with the same outputs as a recorded call.
+    x = torch.randn(2, 8, device=device, requires_grad=not grad_mode)
+    v0 = torch.randn(8, device=device)
+    with torch.set_grad_enabled(grad_mode):
+        spikes, v_last = functional.mt_lif(x, v0=v0, decay=0.7, return_state=True)
+    assert spikes.grad_fn is None and v_last.grad_fn is None
+    assert not spikes.requires_grad and not v_last.requires_grad
+    recorded = functional.mt_lif(x.detach().requires_grad_(), v0=v0, decay=0.7, return_state=True)
+    assert recorded[0].grad_fn is not None
+    assert torch.equal(spikes, recorded[0]) and torch.equal(v_last, recorded[1].detach())
+
+
+@pytest.mark.parametrize("grad_mode", [True, False])
+def test_forward_mode_gradients_are_refused(device, grad_mode):
+    # A dual tensor takes the autograd path even where no reverse-mode gradient is wanted, and is
+    # refused there instead of losing its tangent.
+    import torch.autograd.forward_ad as forward_ad
+
+    x = torch.randn(2, 8, device=device)
+    with forward_ad.dual_level(), torch.set_grad_enabled(grad_mode):
+        dual = forward_ad.make_dual(x, torch.ones_like(x))
+        with pytest.raises(RuntimeError, match="jvp is not implemented"):
+            functional.mt_lif(dual)
+
+
 def test_loss_on_final_membrane_only(device):
     x = torch.randn(3, 16, device=device, dtype=torch.float64, requires_grad=True)
     _, v_last = functional.mt_lif(x, return_state=True)

@@ -146,7 +146,8 @@ def each_cpu_variant():
 
 
 # T = 3 and 6: the kernels' blocks are longer up to T = 4 than beyond (block_elements in loops.h);
-# T = 1: one step that both starts the recurrence and ends it (the paper's regime).
+# T = 1: one step that both starts the recurrence and ends it (the paper's regime), in blocks of
+# 8192 where the output is not streamed: 17415 neurons make two whole blocks and a partial one.
 @pytest.mark.parametrize("num_steps", [1, 3, 6])
 @pytest.mark.usefixtures("cpu_loops")
 def test_every_cpu_variant_matches_reference(num_steps):
@@ -156,7 +157,7 @@ def test_every_cpu_variant_matches_reference(num_steps):
         for reset, surrogate in itertools.product(RESETS, SURROGATES):
             # Not a multiple of the block or vector width: rows after the first are not aligned
             # for streaming stores, and the last block is partial.
-            shape = (num_steps, 1031)
+            shape = (num_steps, 17415 if num_steps == 1 else 1031)
             x = spread_input(shape, 4, 1.0, torch.float32, "cpu")
             for v0, grad_v_last in ((torch.randn(shape[1:]), torch.randn(shape[1:])), (None, None)):
                 fused, ref = run_both(
@@ -175,12 +176,12 @@ def test_every_cpu_variant_matches_reference(num_steps):
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("num_thresholds", [3, 5])
-@pytest.mark.parametrize("num_steps", [3, 6])  # both block lengths, as above
+@pytest.mark.parametrize("num_steps", [1, 3, 6])  # the three block lengths, as above
 def test_every_cpu_variant_reduced_precision_matches_reference(dtype, num_thresholds, num_steps):
     # Each variant converts float16/bfloat16 blocks its own way (F16C or scalar), around both the
     # compile-time-K and the run-time-K loops. No cpu_loops: 2-byte types run in blocks through
     # the caches at every streaming threshold (streams_output, forward_in_chunks in loops.h).
-    shape = (num_steps, 1031)  # not a multiple of the block or vector width
+    shape = (num_steps, 17415 if num_steps == 1 else 1031)  # no multiple of block or vector
     for _ in each_cpu_variant():
         x = spread_input(shape, num_thresholds, 1.0, dtype, "cpu")
         fused, ref = run_both(
