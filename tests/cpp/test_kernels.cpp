@@ -122,7 +122,7 @@ TEST(Kernels, StreamedOutputsEqualCachedOnes) {
   for (const std::string& variant : cpu_variants()) {
     mtsnn::set_cpu_capability(variant);
     for (const at::ScalarType dtype : {at::kFloat, at::kDouble}) {
-      for (const auto [steps, neurons] :
+      for (const auto& [steps, neurons] :
            {std::pair<int64_t, int64_t>{3, 4096}, {3, 1031}, {1, 17415}}) {
         SCOPED_TRACE(variant + " " + c10::toString(dtype) + " T=" + std::to_string(steps) +
                      " N=" + std::to_string(neurons));
