@@ -103,18 +103,19 @@ def _with_overrides(options: NeuronOptions, overrides: dict[str, Any]) -> Neuron
     # The options by identity (held in the entry, so that the identity stays theirs); each value
     # with its type (1, 1.0 and True are equal keys) and, for a zero, its sign (-0.0 == 0.0):
     # equal keys give identical options.
-    key: list[Any] = [id(options)]
+    items: list[Any] = [id(options)]
     for name, value in overrides.items():
         if type(value) not in _PLAIN_TYPES:  # e.g. a tensor: built, and left to the op to judge
             return _replace(options, overrides)
-        key.append((name, type(value), value, value == 0 and copysign(1, value) < 0))
-    entry = _WITH_OVERRIDES.get(tuple(key))
+        items.append((name, type(value), value, value == 0 and copysign(1, value) < 0))
+    key = tuple(items)
+    entry = _WITH_OVERRIDES.get(key)
     if entry is not None and entry[0] is options:
         return entry[1]
     resolved = _replace(options, overrides)
     if len(_WITH_OVERRIDES) >= _WITH_OVERRIDES_SIZE:
         _WITH_OVERRIDES.clear()
-    _WITH_OVERRIDES[tuple(key)] = (options, resolved)
+    _WITH_OVERRIDES[key] = (options, resolved)
     return resolved
 
 
@@ -125,4 +126,4 @@ def _replace(options: NeuronOptions, overrides: dict[str, Any]) -> NeuronOptions
             f"unknown neuron option(s) {', '.join(unknown)}; the options are "
             f"{', '.join(NEURON_OPTION_NAMES)}"
         )
-    return dataclasses.replace(options, **overrides)
+    return options.replace(**overrides)
