@@ -98,6 +98,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="the approximated derivative of mtsnn, the reference and torch.compile's (peers keep "
         "their own)",
     )
+    parser.add_argument(
+        "--cpu-streaming-threshold",
+        type=int,
+        default=None,
+        metavar="BYTES",
+        help="mtsnn.set_cpu_streaming_threshold before the run (default: the CPU's own)",
+    )
     parser.add_argument("--threads", type=int, default=usable_cores(), help="torch threads")
     parser.add_argument("--train-timesteps", type=int, default=2)
     parser.add_argument("--train-batch", type=int, default=None, help="128 (quick: 16)")
@@ -189,6 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.exit("--device cuda, but torch sees no CUDA device")
     torch.set_num_threads(args.threads)
     OPTIONS["surrogate"] = args.surrogate  # read by every implementation when it is built
+    if args.cpu_streaming_threshold is not None:
+        mtsnn.set_cpu_streaming_threshold(args.cpu_streaming_threshold)
     if args.keep_memory:
         mtsnn.keep_freed_memory()
     torch.manual_seed(0)

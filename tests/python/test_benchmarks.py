@@ -146,7 +146,7 @@ def test_quick_cpp_sections(tmp_path: Path) -> None:
     assert "## Training in C++ against Python" in markdown and "## Deployment" in markdown
 
 
-def test_surrogate_is_chosen_and_recorded(tmp_path: Path) -> None:
+def test_surrogate_and_streaming_threshold_are_chosen_and_recorded(tmp_path: Path) -> None:
     completed = _run_suite(
         "--quick",
         "--device=cpu",
@@ -158,10 +158,13 @@ def test_surrogate_is_chosen_and_recorded(tmp_path: Path) -> None:
         "--threads=1",
         "--sections=neuron",
         "--surrogate=sigmoid",
+        "--cpu-streaming-threshold=12345",
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     (json_path,) = tmp_path.glob("cpu-quick-*.json")
-    assert json.loads(json_path.read_text())["settings"]["surrogate"] == "sigmoid"
+    data = json.loads(json_path.read_text())
+    assert data["settings"]["surrogate"] == "sigmoid"
+    assert data["machine"]["mtsnn_cpu_streaming_threshold"] == 12345
 
 
 def test_unknown_implementation_is_rejected(tmp_path: Path) -> None:
