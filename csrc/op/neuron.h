@@ -2,10 +2,12 @@
 //
 // Everything here is a small inline function of scalars so that the CPU kernels (which call it from
 // loops the compiler vectorises) and the CUDA kernels (one thread per element) run the same
-// arithmetic. The build disables floating-point contraction (no fused multiply-add), so every
-// product and sum below is rounded exactly as the pure-PyTorch reference rounds it. The CPU build
-// also assumes no floating-point traps (-fno-trapping-math, which changes no result), without which
-// GCC does not vectorise the selects below.
+// arithmetic, but for three helpers that take a vectorisable form on the CPU (vectorizable_exp,
+// divided_by_width, minus_unless). The build disables floating-point contraction (no fused
+// multiply-add), so every product and sum below is rounded exactly as the pure-PyTorch reference
+// rounds it, the surrogates' exponential and division by the width on the CPU excepted (within
+// about an ulp). The CPU build also assumes no floating-point traps (-fno-trapping-math, which
+// changes no result), without which GCC does not vectorise the selects below.
 #pragma once
 
 #include <cmath>
