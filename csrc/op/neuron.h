@@ -46,12 +46,12 @@ MTSNN_HD float float_from_bits(int32_t bits) {
 // Cephes' polynomial, and 2^n as two factors, so that results below FLT_MIN round to subnormals and
 // results above FLT_MAX overflow to infinity as expf's do. Within 2 ulp of e^x over the floats
 // (tests/cpp/test_neuron.cpp); a NaN stays NaN. Arguments are clamped to [-104, 89] first, beyond
-// which e^x is 0 or infinity anyway, so that n stays small; NaN is replaced by 0 before n is
-// converted to an integer (converting NaN is undefined) and restored at the end.
+// which e^x is 0 or infinity anyway, so that n stays small. NaN fails both comparisons of the
+// clamp, so it leaves as 89 (converting NaN to an integer is undefined), a select less than
+// replacing it separately; the NaN is restored at the end.
 MTSNN_HD float vectorizable_exp(float x) {
-  float clamped = x > 89.0f ? 89.0f : x;
-  clamped = clamped < -104.0f ? -104.0f : clamped;
-  clamped = x != x ? 0.0f : clamped;
+  float clamped = x < 89.0f ? x : 89.0f;
+  clamped = clamped > -104.0f ? clamped : -104.0f;
   // Adding and subtracting 1.5 * 2^23 rounds x / ln2 to the nearest integer (|x / ln2| < 2^22).
   constexpr float kRoundingShift = 12582912.0f;
   const float n = (clamped * 1.44269504088896341f + kRoundingShift) - kRoundingShift;
@@ -64,7 +64,7 @@ MTSNN_HD float vectorizable_exp(float x) {
   poly = poly * r + 5.0000001201e-1f;
   poly = poly * (r * r) + r + 1.0f;
   const auto exponent = static_cast<int32_t>(n);  // in [-150, 128]
-  const int32_t half = exponent / 2;              // both factors' exponents in [-75, 64]
+  const int32_t half = exponent >> 1;  // floor(exponent / 2): both factors' exponents in [-75, 64]
   const float result =
       poly * float_from_bits((half + 127) << 23) * float_from_bits((exponent - half + 127) << 23);
   return x != x ? x : result;
