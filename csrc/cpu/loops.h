@@ -5,11 +5,11 @@
 // membranes stay in a small buffer in L1. The backward pass recomputes the forward pass of its
 // block (so the forward saves nothing but its inputs) and then walks time backwards.
 //
-// A call whose output is at least cpu_streaming_threshold() bytes (by default the size of the
-// last-level cache) and of a 4- or 8-byte type writes it with streaming stores (see stream_block
-// and streams_output). A float32 or float64 forward pass over two or more steps whose input and
-// output together reach that size runs in chunks instead, each chunk's membranes in registers for
-// all steps (see forward_in_chunks), and streams its output (forward_streams_output).
+// A call whose inputs and output together reach cpu_streaming_threshold() bytes (by default the
+// size of the last-level cache) writes an output of a 4- or 8-byte type with streaming stores (see
+// stream_block, forward_streams_output and backward_streams_output). A float32 or float64 forward
+// pass over two or more steps that reaches that size runs in chunks instead, each chunk's
+// membranes in registers for all steps (see forward_in_chunks).
 //
 // This header must be included inside `namespace mtsnn::cpu::<capability>` with the
 // instruction-set pragma already active; it relies on the includes of kernels_common.h.
@@ -246,28 +246,44 @@ inline void fence_streaming_stores() {
 #endif
 }
 
-// Whether a call writes its [T, N] output with streaming stores. Outputs of 2-byte types
-// (bfloat16, float16) never stream: on 2 Zen 4 cores (avx512 and avx2 kernels, calls alternating
-// with torch.compile's) their streamed forward was slower than the cached one at every T tried
-// (bfloat16, T = 1-8, 32-64 MiB outputs: 0.75-1.56x torch.compile against 1.15-1.80x), and so was
-// forward + backward (T = 1 at 16M: 1.13x against 1.35x). float32 streamed at least as fast.
+// Whether a call writes its output with streaming stores: where the `rows` rows of num_elements
+// that it reads and writes reach the threshold. Outputs of 2-byte types (bfloat16, float16) never
+// stream: on 2 Zen 4 cores (avx512 and avx2 kernels, calls alternating with torch.compile's)
+// their streamed forward was slower than the cached one at every T tried (bfloat16, T = 1-8,
+// 32-64 MiB outputs: 0.75-1.56x torch.compile against 1.15-1.80x), and so was forward + backward
+// (T = 1 at 16M: 1.13x against 1.35x). float32 streamed at least as fast.
 template <typename Scalar>
-bool streams_output(int64_t num_steps, int64_t num_elements) {
+bool streams_output(int64_t rows, int64_t num_elements) {
   return kStreamBytes > 0 && sizeof(Scalar) >= 4 &&
-         num_steps * num_elements * static_cast<int64_t>(sizeof(Scalar)) >=
-             cpu_streaming_threshold();
+         rows * num_elements * static_cast<int64_t>(sizeof(Scalar)) >= cpu_streaming_threshold();
 }
 
-// Whether a forward pass streams its output: where the output alone reaches the threshold, and
-// wherever the pass runs in chunks, whose input and output together leave the cache, so that its
-// output too is evicted before anything reads it. On 2 Zen 3 cores (avx2 kernels, 32 MiB L3) the
-// float32 forward at T = 4 and 1M neurons (16 MiB each way) went from 0.95x torch.compile in
-// chunks through the cache (median of 14 rounds) to 1.13x streamed (11 rounds, taken in turn);
-// T = 1, which runs in blocks, gained nothing from streaming at the same traffic (4M neurons:
-// 1.09x against 1.16x).
+// Whether a forward pass streams its output: where what it reads and writes together (x, a row
+// where broadcast over time, and the spikes) reaches the threshold, so that its output too is
+// evicted before anything reads it; every pass in chunks does so (forward_in_chunks). On 2 Zen 3
+// cores (avx2 kernels, 32 MiB L3) the float32 forward at T = 4 and 1M neurons (16 MiB each way)
+// went from 0.95x torch.compile in chunks through the cache (median of 14 rounds) to 1.13x
+// streamed (11 rounds, taken in turn). At T = 1 and 4M (32 MiB), streaming costs the forward
+// alone little (2 Zen 4 cores, avx512: 1.13x against 1.11x, 5 sweeps each) and gains forward +
+// backward, whose spikes leave the cache anyway, more (1.18x to 1.27x).
 template <typename Scalar>
-bool forward_streams_output(int64_t num_steps, int64_t num_elements, bool in_chunks) {
-  return streams_output<Scalar>(num_steps, num_elements) || (kStreamBytes > 0 && in_chunks);
+bool forward_streams_output(int64_t num_steps, int64_t num_elements, int64_t x_stride_t) {
+  const int64_t input_rows = x_stride_t == 0 ? 1 : num_steps;
+  return streams_output<Scalar>(input_rows + num_steps, num_elements);
+}
+
+// Whether a backward pass streams grad_x: where what it reads and writes together reaches the
+// threshold (x, grad_spikes and grad_x, a row each where broadcast over time), not grad_x alone,
+// since grad_x's first blocks are then evicted before the call ends. On 2 Zen 4 cores (avx512
+// kernels, calls alternating with torch.compile's), float32 forward + backward at T = 1 and 4M,
+// whose backward moves 48 MiB through a 32 MiB L3, went from 1.14x torch.compile to 1.18x (medians
+// of 5 sweeps each), and to 1.27x with the forward's rule above.
+template <typename Scalar>
+bool backward_streams_output(int64_t num_steps, int64_t num_elements, int64_t x_stride_t,
+                             int64_t grad_spikes_stride_t) {
+  const int64_t rows =
+      (x_stride_t == 0 ? 1 : num_steps) + (grad_spikes_stride_t == 0 ? 1 : num_steps) + num_steps;
+  return streams_output<Scalar>(rows, num_elements);
 }
 
 // The scratch rows of the loops, for blocks of up to `capacity` elements, in one allocation per
@@ -504,10 +520,15 @@ enum class MembraneSource {
 
 // Returns this block's share of dL/d(decay) (0 when it is not wanted). For a compile-time K the
 // slopes are computed inside the gradient loop (one pass over the block per step); for a run-time
-// K, by spike_slopes first. For a compile-time K and a type computed as stored (float32, float64)
-// the last step's membrane is charged inside its gradient loop too, a pass over the block less (at
-// T = 1 the whole recomputation: float32 backward 1.05-1.17x faster in the cache on Zen 4);
-// bfloat16, whose loop then widens two inputs, ran 2-3 % slower so.
+// K, by spike_slopes first. For a compile-time K and a type the loops read in place (float32,
+// float64, bfloat16) the last step's membrane is charged inside its gradient loop too, a pass over
+// the block less (at T = 1 the whole recomputation: float32 backward 1.05-1.17x faster in the
+// cache on Zen 4). bfloat16's gradient loop also rounds dL/dh_t into grad_x itself, and keeps a
+// float copy of it only for the decay's gradient: at T = 1 one pass over the block where there
+// were three, through rows of 32 KiB. On 2 Zen 4 cores, bfloat16 forward + backward at T = 1 and
+// 4M went from 1.22x to 1.58x torch.compile (avx512) and from 0.91x to 1.23x (avx2); in the cache
+// (1M, one thread) the backward took 0.35 ns an element against 0.38 (avx512), and the default
+// variant's 8 % more at 64K but less from 4M.
 template <Reset R, Surrogate S, int FixedK, typename Scalar, typename Acc>
 Acc backward_block(const BackwardArgs<Scalar, Acc>& args, int64_t begin, int64_t count,
                    BlockBuffers<Acc>& buf) {
@@ -517,7 +538,9 @@ Acc backward_block(const BackwardArgs<Scalar, Acc>& args, int64_t begin, int64_t
   const int64_t n = args.num_elements;
   Acc* v = buf.v;
   Acc* grad_v = buf.grad_v;
-  constexpr bool kChargesLastStepInLoop = FixedK > 0 && std::is_same_v<Scalar, Acc>;
+  constexpr bool kChargesLastStepInLoop = FixedK > 0 && kConvertsInLoop<Scalar, Acc>;
+  constexpr bool kRoundsGradInLoop = kConvertsInLoop<Scalar, Acc> && !std::is_same_v<Scalar, Acc>;
+  const bool keeps_float_grad = !kRoundsGradInLoop || args.decay_partials != nullptr;
 
   // Forward again, keeping h_t (but the last step's, where the gradient loop charges it); from
   // rest the first step charges v = 0 (no buffer to zero), and the last step's membrane is never
@@ -558,15 +581,16 @@ Acc backward_block(const BackwardArgs<Scalar, Acc>& args, int64_t begin, int64_t
     const Scalar* grad_s_t = args.grad_spikes + t * args.grad_spikes_stride_t + begin;
     const auto* grad_s = loop_input(grad_s_t, count, buf.input);
     const bool charged_in_loop = kChargesLastStepInLoop && t == num_steps - 1;
-    const Scalar* x = charged_in_loop ? args.x + t * args.x_stride_t + begin : nullptr;
+    const auto* x = charged_in_loop ? in_loop(args.x + t * args.x_stride_t + begin) : nullptr;
     Scalar* grad_x = args.grad_x + t * n + begin;
     Scalar* destination = buf.destination(grad_x);
     Acc* grad_x_out = output_block(destination, buf.output);
     if constexpr (FixedK == 0) {
       spike_slopes<S>(h, count, p, buf.slope, buf.first_slope);
     }
-    // dL/dh_t goes to grad_x_out only (the decay term below reads it back from there); dL/dv_{t-1}
-    // only where a step before this one, or v0's gradient, needs it: stores are what bounds this
+    // dL/dh_t goes to grad_x_out (the decay term below reads it back from there), for bfloat16
+    // rounded into grad_x and to grad_x_out only where the decay term needs it; dL/dv_{t-1} only
+    // where a step before this one, or v0's gradient, needs it: stores are what bounds this
     // loop. The block's buffers and the tensors never overlap (outputs are fresh allocations),
     // which GCC cannot prove; without ivdep its run-time overlap check can send the loop down its
     // scalar version.
@@ -595,7 +619,8 @@ Acc backward_block(const BackwardArgs<Scalar, Acc>& args, int64_t begin, int64_t
         } else {
           grad_h = membrane_grad<R>(h_i, to_acc(grad_s[i]), grad_v[i], slope, first_slope, p);
         }
-        grad_x_out[i] = grad_h;
+        if constexpr (kRoundsGradInLoop) in_loop(destination)[i] = round_to_bfloat16(grad_h);
+        if (keeps_float_grad) grad_x_out[i] = grad_h;
         if constexpr (decltype(keep_grad_v)::value) grad_v[i] = p.decay * grad_h;
       }
     };
@@ -627,7 +652,7 @@ Acc backward_block(const BackwardArgs<Scalar, Acc>& args, int64_t begin, int64_t
       keep ? with_source(std::false_type{}, std::true_type{})
            : with_source(std::false_type{}, std::false_type{});
     }
-    store_block(grad_x_out, count, destination);
+    if constexpr (!kRoundsGradInLoop) store_block(grad_x_out, count, destination);
     buf.deliver(destination, count, grad_x);
     if (args.decay_partials) {  // dh_t/d(decay) = v_{t-1}
       if (t > 0) {
@@ -718,7 +743,8 @@ template <typename Scalar, typename Acc>
 void run_forward(const ForwardArgs<Scalar, Acc>& args, Reset reset) {
   const bool in_chunks =
       forward_in_chunks<Scalar>(args.num_steps, args.num_elements, args.x_stride_t);
-  const bool stream = forward_streams_output<Scalar>(args.num_steps, args.num_elements, in_chunks);
+  const bool stream =
+      forward_streams_output<Scalar>(args.num_steps, args.num_elements, args.x_stride_t);
   const int64_t block = block_elements(args.num_steps, stream);
   const int64_t blocks = num_blocks(args.num_elements, block);
   const auto num_thresholds = static_cast<int64_t>(args.params.num_thresholds);
@@ -780,7 +806,8 @@ inline void backward(const BackwardProblem& problem) {
       at::kHalf, at::kBFloat16, problem.x.scalar_type(), "mt_lif_backward_cpu", [&] {
         using Acc = at::opmath_type<scalar_t>;
         BackwardArgs<scalar_t, Acc> args = make_backward_args<scalar_t, Acc>(problem);
-        const bool stream = streams_output<scalar_t>(args.num_steps, args.num_elements);
+        const bool stream = backward_streams_output<scalar_t>(
+            args.num_steps, args.num_elements, args.x_stride_t, args.grad_spikes_stride_t);
         at::Tensor partials;
         if (problem.decay_requires_grad) {
           const int64_t block = block_elements(args.num_steps, stream);

@@ -178,14 +178,16 @@ def test_every_cpu_variant_matches_reference(num_steps):
 @pytest.mark.parametrize("num_thresholds", [3, 5])
 @pytest.mark.parametrize("num_steps", [1, 3, 6])  # the three block lengths, as above
 @pytest.mark.parametrize("from_rest", [False, True])
+@pytest.mark.parametrize("learnable_decay", [False, True])
 def test_every_cpu_variant_reduced_precision_matches_reference(
-    dtype, num_thresholds, num_steps, from_rest
+    dtype, num_thresholds, num_steps, from_rest, learnable_decay
 ):
     # Each variant converts float16/bfloat16 blocks its own way (F16C or scalar), around both the
     # compile-time-K and the run-time-K loops. No cpu_loops: 2-byte types run in blocks through
     # the caches at every streaming threshold (streams_output, forward_in_chunks in loops.h).
-    # From rest and from v0 (different first steps of the recomputation), with a learnable decay
-    # (its gradient reads the block's dL/dh back before conversion; backward_block).
+    # From rest and from v0 (different first steps of the recomputation); with a learnable decay,
+    # whose gradient reads the block's dL/dh back before conversion, and without, where the
+    # bfloat16 gradient loop keeps no float copy of it (backward_block).
     shape = (num_steps, 17415 if num_steps == 1 else 1031)  # no multiple of block or vector
     for _ in each_cpu_variant():
         x = spread_input(shape, num_thresholds, 1.0, dtype, "cpu")
@@ -194,7 +196,7 @@ def test_every_cpu_variant_reduced_precision_matches_reference(
             torch.randn(shape).to(dtype),
             torch.randn(shape[1:]).to(dtype),
             num_thresholds=num_thresholds,
-            decay=torch.tensor(0.7),
+            decay=torch.tensor(0.7) if learnable_decay else 0.7,
             v0=None if from_rest else spread_input(shape[1:], num_thresholds, 1.0, dtype, "cpu"),
             reset="hard",
             surrogate="triangle",
