@@ -27,8 +27,8 @@ PYBIND11_MODULE(_C, module) {
   module.def("set_cpu_capability", &mtsnn::set_cpu_capability, pybind11::arg("name"),
              "Switch the CPU kernel variant (it must be supported by this processor).");
   module.def("cpu_streaming_threshold", &mtsnn::cpu_streaming_threshold,
-             "The size in bytes of a pass's inputs and output from which the CPU kernels use "
-             "streaming stores.");
+             "The size in bytes from which the CPU kernels use streaming stores (a forward "
+             "pass's output, a backward pass's inputs and output).");
   module.def("set_cpu_streaming_threshold", &mtsnn::set_cpu_streaming_threshold,
              pybind11::arg("bytes"), "Set the size from which the CPU kernels stream.");
   module.def("keep_freed_memory", &mtsnn::keep_freed_memory,

@@ -5,11 +5,12 @@
 // membranes stay in a small buffer in L1. The backward pass recomputes the forward pass of its
 // block (so the forward saves nothing but its inputs) and then walks time backwards.
 //
-// A call whose inputs and output together reach cpu_streaming_threshold() bytes (by default the
-// size of the last-level cache) writes an output of a 4- or 8-byte type with streaming stores (see
-// stream_block, forward_streams_output and backward_streams_output). A float32 or float64 forward
-// pass over two or more steps that reaches that size runs in chunks instead, each chunk's
-// membranes in registers for all steps (see forward_in_chunks).
+// A forward pass whose output, or a backward pass whose inputs and output together, reach
+// cpu_streaming_threshold() bytes (by default the size of the last-level cache) writes an output
+// of a 4- or 8-byte type with streaming stores (see stream_block, forward_streams_output and
+// backward_streams_output). A float32 or float64 forward pass over two or more steps whose input
+// and output together reach that size runs in chunks instead, each chunk's membranes in registers
+// for all steps (see forward_in_chunks), and streams its output.
 //
 // This header must be included inside `namespace mtsnn::cpu::<capability>` with the
 // instruction-set pragma already active; it relies on the includes of kernels_common.h.
@@ -246,8 +247,9 @@ inline void fence_streaming_stores() {
 #endif
 }
 
-// Whether a call writes its output with streaming stores: where the `rows` rows of num_elements
-// that it reads and writes reach the threshold. Outputs of 2-byte types (bfloat16, float16) never
+// Whether a call writes its output with streaming stores: where `rows` rows of num_elements reach
+// the threshold (the forward pass counts its output rows, the backward pass every row it reads
+// and writes). Outputs of 2-byte types (bfloat16, float16) never
 // stream: on 2 Zen 4 cores (avx512 and avx2 kernels, calls alternating with torch.compile's)
 // their streamed forward was slower than the cached one at every T tried (bfloat16, T = 1-8,
 // 32-64 MiB outputs: 0.75-1.56x torch.compile against 1.15-1.80x), and so was forward + backward
@@ -258,18 +260,17 @@ bool streams_output(int64_t rows, int64_t num_elements) {
          rows * num_elements * static_cast<int64_t>(sizeof(Scalar)) >= cpu_streaming_threshold();
 }
 
-// Whether a forward pass streams its output: where what it reads and writes together (x, a row
-// where broadcast over time, and the spikes) reaches the threshold, so that its output too is
-// evicted before anything reads it; every pass in chunks does so (forward_in_chunks). On 2 Zen 3
-// cores (avx2 kernels, 32 MiB L3) the float32 forward at T = 4 and 1M neurons (16 MiB each way)
-// went from 0.95x torch.compile in chunks through the cache (median of 14 rounds) to 1.13x
-// streamed (11 rounds, taken in turn). At T = 1 and 4M (32 MiB), streaming costs the forward
-// alone little (2 Zen 4 cores, avx512: 1.13x against 1.11x, 5 sweeps each) and gains forward +
-// backward, whose spikes leave the cache anyway, more (1.18x to 1.27x).
+// Whether a forward pass streams its output: where the output alone reaches the threshold, and
+// wherever the pass runs in chunks, whose input and output together leave the cache, so that its
+// output too is evicted before anything reads it. On 2 Zen 3 cores (avx2 kernels, 32 MiB L3) the
+// float32 forward at T = 4 and 1M neurons (16 MiB each way) went from 0.95x torch.compile in
+// chunks through the cache (median of 14 rounds) to 1.13x streamed (11 rounds, taken in turn).
+// T = 1, which runs in blocks, does not stream at the same traffic: at 4M neurons (32 MiB) on 2
+// Zen 4 cores that took the avx2 kernels' forward from 1.27x to 0.97x (four sweeps each), though
+// with the avx512 kernels forward + backward went from 1.18x to 1.27x.
 template <typename Scalar>
-bool forward_streams_output(int64_t num_steps, int64_t num_elements, int64_t x_stride_t) {
-  const int64_t input_rows = x_stride_t == 0 ? 1 : num_steps;
-  return streams_output<Scalar>(input_rows + num_steps, num_elements);
+bool forward_streams_output(int64_t num_steps, int64_t num_elements, bool in_chunks) {
+  return streams_output<Scalar>(num_steps, num_elements) || (kStreamBytes > 0 && in_chunks);
 }
 
 // Whether a backward pass streams grad_x: where what it reads and writes together reaches the
@@ -277,7 +278,7 @@ bool forward_streams_output(int64_t num_steps, int64_t num_elements, int64_t x_s
 // since grad_x's first blocks are then evicted before the call ends. On 2 Zen 4 cores (avx512
 // kernels, calls alternating with torch.compile's), float32 forward + backward at T = 1 and 4M,
 // whose backward moves 48 MiB through a 32 MiB L3, went from 1.14x torch.compile to 1.18x (medians
-// of 5 sweeps each), and to 1.27x with the forward's rule above.
+// of 5 sweeps each); the avx2 kernels' stayed at 1.07x (four sweeps each).
 template <typename Scalar>
 bool backward_streams_output(int64_t num_steps, int64_t num_elements, int64_t x_stride_t,
                              int64_t grad_spikes_stride_t) {
@@ -743,8 +744,7 @@ template <typename Scalar, typename Acc>
 void run_forward(const ForwardArgs<Scalar, Acc>& args, Reset reset) {
   const bool in_chunks =
       forward_in_chunks<Scalar>(args.num_steps, args.num_elements, args.x_stride_t);
-  const bool stream =
-      forward_streams_output<Scalar>(args.num_steps, args.num_elements, args.x_stride_t);
+  const bool stream = forward_streams_output<Scalar>(args.num_steps, args.num_elements, in_chunks);
   const int64_t block = block_elements(args.num_steps, stream);
   const int64_t blocks = num_blocks(args.num_elements, block);
   const auto num_thresholds = static_cast<int64_t>(args.params.num_thresholds);

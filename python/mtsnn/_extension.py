@@ -58,23 +58,23 @@ def set_cpu_capability(name: str) -> None:
 
 def cpu_streaming_threshold() -> int:
     """The size in bytes from which the CPU kernels write a float32 or float64 output with
-    streaming stores: a pass streams where its inputs and output together reach it (bfloat16 and
-    float16 outputs never stream: measured slower).
+    streaming stores: a forward pass's output, or a backward pass's inputs and output together
+    (bfloat16 and float16 outputs never stream: measured slower).
 
     Streaming stores skip the caches: where a pass moves more than the last-level cache holds, its
     output is evicted before anything reads it, and a streaming store saves reading each line of it
     before writing. The default is the size of the last-level cache, at most 32 MiB (32 MiB where
     the system does not tell it; a large L3 shared by many cores serves a few of them like a
-    smaller one). A float32 or float64 forward pass over two or more steps that reaches this size
-    also runs in short chunks of neurons, faster than whole blocks when the traffic leaves the
-    cache.
+    smaller one). A float32 or float64 forward pass over two or more steps whose input and output
+    together reach this size runs in short chunks of neurons, faster than whole blocks when the
+    traffic leaves the cache, and streams its output.
     """
     return int(require_extension().cpu_streaming_threshold())
 
 
 def set_cpu_streaming_threshold(num_bytes: int) -> None:
-    """Set the size in bytes of a pass's inputs and output from which the CPU kernels stream
-    (0: every output; a huge value: none), e.g. to compare the two; ValueError if negative."""
+    """Set the size in bytes from which the CPU kernels stream (see cpu_streaming_threshold; 0:
+    every output; a huge value: none), e.g. to compare the two; ValueError if negative."""
     require_extension().set_cpu_streaming_threshold(num_bytes)
 
 

@@ -15,15 +15,16 @@ namespace mtsnn {
 const char* cpu_capability();
 void set_cpu_capability(const std::string& name);
 
-// A CPU pass whose inputs and output together reach this many bytes writes a float32 or float64
-// output with streaming stores, which skip the caches: where a pass moves more than the last-level
-// cache holds, its output is evicted before anything reads it, and a streaming store saves reading
-// each line of it before writing (bfloat16 and float16 outputs never stream: measured slower).
-// The default is the size of the last-level cache, at most 32 MiB (32 MiB where the system does
-// not tell it); 0 streams every output, and INT64_MAX none (for comparisons and tests;
-// c10::ValueError if negative). A float32 or float64 forward pass over two or more steps that
-// reaches this size also runs in short chunks of neurons, faster than whole blocks when the
-// traffic leaves the cache.
+// A CPU forward pass whose output, or backward pass whose inputs and output together, reach this
+// many bytes writes a float32 or float64 output with streaming stores, which skip the caches:
+// where a pass moves more than the last-level cache holds, its output is evicted before anything
+// reads it, and a streaming store saves reading each line of it before writing (bfloat16 and
+// float16 outputs never stream: measured slower). The default is the size of the last-level
+// cache, at most 32 MiB (32 MiB where the system does not tell it); 0 streams every output, and
+// INT64_MAX none (for comparisons and tests; c10::ValueError if negative). A float32 or float64
+// forward pass over two or more steps whose input and output together reach this size runs in
+// short chunks of neurons, faster than whole blocks when the traffic leaves the cache, and streams
+// its output.
 int64_t cpu_streaming_threshold();
 void set_cpu_streaming_threshold(int64_t bytes);
 
