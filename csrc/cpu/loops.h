@@ -247,13 +247,19 @@ inline void fence_streaming_stores() {
 #endif
 }
 
+// The rows of num_elements that an input of the pass holds: one where it is broadcast over time
+// (time stride 0), else one per step.
+inline int64_t input_rows(int64_t stride_t, int64_t num_steps) {
+  return stride_t == 0 ? 1 : num_steps;
+}
+
 // Whether a call writes its output with streaming stores: where `rows` rows of num_elements reach
 // the threshold (the forward pass counts its output rows, the backward pass every row it reads
-// and writes). Outputs of 2-byte types (bfloat16, float16) never
-// stream: on 2 Zen 4 cores (avx512 and avx2 kernels, calls alternating with torch.compile's)
-// their streamed forward was slower than the cached one at every T tried (bfloat16, T = 1-8,
-// 32-64 MiB outputs: 0.75-1.56x torch.compile against 1.15-1.80x), and so was forward + backward
-// (T = 1 at 16M: 1.13x against 1.35x). float32 streamed at least as fast.
+// and writes). Outputs of 2-byte types (bfloat16, float16) never stream: on 2 Zen 4 cores (avx512
+// and avx2 kernels, calls alternating with torch.compile's) their streamed forward was slower
+// than the cached one at every T tried (bfloat16, T = 1-8, 32-64 MiB outputs: 0.75-1.56x
+// torch.compile against 1.15-1.80x), and so was forward + backward (T = 1 at 16M: 1.13x against
+// 1.35x). float32 streamed at least as fast.
 template <typename Scalar>
 bool streams_output(int64_t rows, int64_t num_elements) {
   return kStreamBytes > 0 && sizeof(Scalar) >= 4 &&
@@ -283,7 +289,7 @@ template <typename Scalar>
 bool backward_streams_output(int64_t num_steps, int64_t num_elements, int64_t x_stride_t,
                              int64_t grad_spikes_stride_t) {
   const int64_t rows =
-      (x_stride_t == 0 ? 1 : num_steps) + (grad_spikes_stride_t == 0 ? 1 : num_steps) + num_steps;
+      input_rows(x_stride_t, num_steps) + input_rows(grad_spikes_stride_t, num_steps) + num_steps;
   return streams_output<Scalar>(rows, num_elements);
 }
 
@@ -383,8 +389,8 @@ constexpr int64_t kChunk = 256 / static_cast<int64_t>(sizeof(Acc));
 // T = 8 and 1M, so only the types computed as they are stored (float32, float64) use them.
 template <typename Scalar>
 bool forward_in_chunks(int64_t num_steps, int64_t num_elements, int64_t x_stride_t) {
-  const int64_t input_rows = x_stride_t == 0 ? 1 : num_steps;
-  const auto bytes = (input_rows + num_steps) * num_elements * static_cast<int64_t>(sizeof(Scalar));
+  const auto bytes = (input_rows(x_stride_t, num_steps) + num_steps) * num_elements *
+                     static_cast<int64_t>(sizeof(Scalar));
   return std::is_same_v<Scalar, at::opmath_type<Scalar>> && num_steps >= 2 &&
          bytes >= cpu_streaming_threshold();
 }
